@@ -1,0 +1,1 @@
+"""The web service: submits tasks, answers polls and streams progress over SSE."""

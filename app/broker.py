@@ -1,0 +1,60 @@
+"""Sending and cancelling Celery tasks. Celery's calls block, so they run in threads."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+from celery import Celery
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from app.errors import ServiceUnavailable
+from app.settings import Settings
+from contract import celery_config
+
+T = TypeVar("T")
+
+
+def create_celery_client(settings: Settings) -> Celery:
+    celery = Celery("web")
+    celery.conf.update(
+        celery_config(settings.broker_url, settings.result_backend, settings.result_expires),
+        # Fail fast (a 503) rather than hold the request while the broker is away.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+    )
+    return celery
+
+
+class TaskBroker:
+    def __init__(self, celery: Celery, max_threads: int = 8) -> None:
+        self._celery = celery
+        self._limiter = anyio.CapacityLimiter(max_threads)
+
+    @property
+    def result_key_prefix(self) -> bytes:
+        """What Celery's result backend puts before a task id in keys and channel names."""
+        return bytes(self._celery.backend.task_keyprefix)
+
+    async def send(self, name: str, task_id: str, kwargs: dict[str, Any]) -> None:
+        await self._blocking(self._celery.send_task, name, task_id=task_id, kwargs=kwargs)
+
+    async def cancel(self, task_id: str, started: bool) -> None:
+        """Revoke the task; a worker running it is told to stop it and records REVOKED.
+
+        A task no worker has started yet is marked REVOKED here and now, so its watchers
+        hear at once (workers skip revoked tasks when they get to them).
+        """
+        await self._blocking(self._celery.control.revoke, task_id, terminate=True)
+        if not started:
+            await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
+
+    async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(call, *args, **kwargs), limiter=self._limiter
+            )
+        except (OperationalError, RedisError, OSError) as exc:
+            raise ServiceUnavailable(f"The task broker is unreachable: {exc}") from exc

@@ -1,0 +1,144 @@
+"""Any Celery task that reports progress the seed's way, exposed as an async endpoint.
+
+One declaration gives submit (``POST path``), polling (``GET path/result/<id>``), the SSE
+stream (``GET path/events/<id>``) and cancel (``DELETE path/<id>``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import orjson
+from pydantic import BaseModel, ValidationError
+from sse_starlette import EventSourceResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from app.errors import InputError, ServiceUnavailable, error_response, json_response
+from app.services import Services, services_of
+from app.settings import Settings
+from app.streaming import task_frames
+
+# Seconds a client may take to accept one event before its stream is cut off.
+_SEND_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncEndpoint:
+    path: str
+    task: str
+    request_model: type[BaseModel]
+    # Checks what the model cannot (files, folders) and returns the task's kwargs.
+    # It may block: it runs in a thread. It raises InputError for bad input.
+    prepare: Callable[[Any, Settings], dict[str, Any]]
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(self.path, self.submit, methods=["POST"]),
+            Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
+            Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
+            Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
+        ]
+
+    async def submit(self, request: Request) -> Response:
+        services = services_of(request)
+        payload = _parse_json(await _read_body(request, services.settings.max_body_bytes))
+        try:
+            body = self.request_model.model_validate(payload)
+        except ValidationError as exc:
+            raise InputError(_describe(exc)) from exc
+        kwargs = await anyio.to_thread.run_sync(self.prepare, body, services.settings)
+        task_id = str(uuid.uuid4())
+        # Recorded before sending, so a client that is quick to ask never gets a 404.
+        await services.store.record_issued(task_id, self.path)
+        await services.broker.send(self.task, task_id, kwargs)
+        result_url = f"{self.path}/result/{task_id}"
+        return json_response(
+            {"task_id": task_id, "result_url": result_url, "events_url": f"{self.path}/events/{task_id}"},
+            202,
+            {"Location": result_url},
+        )
+
+    async def result(self, request: Request) -> Response:
+        services, task_id = await self._issued_task(request)
+        event = await services.store.read_event(task_id)
+        return Response(event.data, media_type="application/json")
+
+    async def events(self, request: Request) -> Response:
+        services, task_id = await self._issued_task(request)
+        last_event_id = request.headers.get("last-event-id") or None
+        if last_event_id is not None:
+            current = await services.store.read_event(task_id)
+            if current.final and current.id == last_event_id:
+                # The client has the final event: 204 tells EventSource to stop reconnecting.
+                return Response(status_code=204)
+        if not services.hub.connected:
+            raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
+        settings = services.settings
+        return EventSourceResponse(
+            task_frames(services.hub, services.store, task_id, last_event_id, settings.sse_retry_ms),
+            ping=settings.sse_ping_seconds,
+            send_timeout=_SEND_TIMEOUT,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def cancel(self, request: Request) -> Response:
+        services, task_id = await self._issued_task(request)
+        event = await services.store.read_event(task_id)
+        if event.final:
+            return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
+        await services.broker.cancel(task_id, started=event.kind != "status")
+        return json_response({"task_id": task_id, "status": "cancelling"}, 202)
+
+    async def _issued_task(self, request: Request) -> tuple[Services, str]:
+        services = services_of(request)
+        task_id = request.path_params["task_id"]
+        if not _is_task_id(task_id):
+            raise HTTPException(404, f"{task_id!r} is not a task id")
+        if await services.store.issued_by(task_id) != self.path:
+            raise HTTPException(404, f"No task {task_id} was issued by {self.path} (or it has expired)")
+        return services, task_id
+
+
+def _is_task_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_large = InputError(f"The request body is larger than the limit of {limit} bytes", 413)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        raise InputError("The request body is empty; it must be a JSON object", 400)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"The request body is not valid JSON: {exc}", 400) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    """Pydantic's errors as one line that names each field: 'inputs.input_dir.path: ...'."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,64 @@
+"""The service's domain errors and how each becomes a JSON answer."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """Redis or the broker cannot be reached; the client may try again later."""
+
+
+class InputError(Exception):
+    """The request is wrong; the message names the field or path and what is wrong with it."""
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def json_response(body: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code, headers, media_type="application/json")
+
+
+def error_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": message}, status_code, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return error_response(f"No route for {request.method} {request.url.path}", 404)
+    if exc.status_code == 405:
+        return error_response(f"Method {request.method} is not allowed on {request.url.path}", 405, exc.headers)
+    return error_response(str(exc.detail), exc.status_code, exc.headers)
+
+
+async def _input_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InputError)
+    return error_response(str(exc), exc.status_code)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(str(exc), 503, {"Retry-After": "2"})
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response("Internal error; the service logged the details", 500)
+
+
+exception_handlers = {
+    HTTPException: _http_error,
+    InputError: _input_error,
+    ServiceUnavailable: _unavailable,
+    Exception: _internal_error,
+}

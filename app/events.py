@@ -1,0 +1,52 @@
+"""Client events: a task's stored Celery state, encoded once for every watcher."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from contract import EventKind, TaskView, failed_view, view_task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    kind: EventKind
+    final: bool
+    data: bytes  # the polling endpoint's JSON body at this state
+    id: str | None
+    frame: bytes  # the SSE frame, shared by every connection that sends it
+
+    @classmethod
+    def from_view(cls, view: TaskView) -> TaskEvent:
+        data = orjson.dumps(view.body)
+        # Derived from the content alone, so every connection and every replica
+        # gives the same state the same id, and Last-Event-ID works across them.
+        event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
+        frame = b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), view.kind.encode(), data)
+        return cls(view.kind, view.final, data, event_id, frame)
+
+
+def event_for_meta(raw: bytes | None) -> TaskEvent:
+    """The event for the meta Celery stored for a task (``None``: nothing stored yet)."""
+    if raw is None:
+        return PENDING_EVENT
+    try:
+        meta = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        logger.error("Unreadable task state %r", raw[:200])
+        return TaskEvent.from_view(failed_view("the task's stored state is unreadable"))
+    return TaskEvent.from_view(view_task(meta))
+
+
+PENDING_EVENT = TaskEvent.from_view(view_task(None))
+
+
+def stream_lost_event(reason: str) -> TaskEvent:
+    """Ends a stream whose source of truth went away; it has no id so a reconnect resumes."""
+    data = orjson.dumps({"error": f"{reason}; reconnect to resume", "reconnect": True})
+    return TaskEvent("error", True, data, None, b"event: error\ndata: %s\n\n" % data)

@@ -1,0 +1,183 @@
+"""One Redis subscription per process, fanned out to every watcher of every task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.errors import ServiceUnavailable
+from app.events import TaskEvent, event_for_meta, stream_lost_event
+
+logger = logging.getLogger(__name__)
+
+_IDLE_PING_SECONDS = 15.0
+
+
+class Inbox:
+    """One watcher's bounded queue. When it is full the oldest event goes: progress is state,
+    so the latest wins, and a final event, always the last one, is never the one dropped."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 2:
+            raise ValueError(f"maxsize has value {maxsize!r}; it must be at least 2")
+        self._events: deque[TaskEvent] = deque()
+        self._maxsize = maxsize
+        self._ready = asyncio.Event()
+
+    def put(self, event: TaskEvent) -> None:
+        if len(self._events) >= self._maxsize:
+            self._events.popleft()
+        self._events.append(event)
+        self._ready.set()
+
+    async def get(self) -> TaskEvent:
+        while not self._events:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._events.popleft()
+
+    def discard_through(self, event_id: str | None) -> None:
+        """Drop queued events up to and including the last one with ``event_id``, if any."""
+        ids = [event.id for event in self._events]
+        if event_id in ids:
+            for _ in range(len(ids) - ids[::-1].index(event_id)):
+                self._events.popleft()
+
+
+class StateHub:
+    """Listens to every task-state message Celery publishes and hands each to its watchers.
+
+    Celery's Redis backend publishes each stored state on a channel named like the key it
+    stores it under; one pattern subscription covers all of them. A message is decoded and
+    encoded once, however many watchers its task has.
+    """
+
+    def __init__(self, redis: Redis, channel_prefix: bytes, queue_size: int) -> None:
+        self._redis = redis
+        self._prefix = channel_prefix
+        self._queue_size = queue_size
+        self._watchers: dict[bytes, set[Inbox]] = {}
+        self._pongs: dict[bytes, asyncio.Future[None]] = {}
+        self._tokens = itertools.count()
+        self._pubsub = None
+        self._subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.reconnects = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._subscribed.is_set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="state-hub")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout)
+        return self.connected
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @contextlib.asynccontextmanager
+    async def watch(self, task_id: str) -> AsyncIterator[Inbox]:
+        """Receive every state of ``task_id`` published from now on, until the block ends."""
+        if not self.connected:
+            raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
+        channel = self._prefix + task_id.encode()
+        inbox = Inbox(self._queue_size)
+        self._watchers.setdefault(channel, set()).add(inbox)
+        try:
+            yield inbox
+        finally:
+            inboxes = self._watchers.get(channel)
+            if inboxes is not None:
+                inboxes.discard(inbox)
+                if not inboxes:
+                    del self._watchers[channel]
+
+    async def sync(self) -> None:
+        """Wait until every message Redis published before this call has been handed out.
+
+        A PING on the subscription's own connection is answered after everything already
+        queued on it, so its reply is a barrier between older and newer messages.
+        """
+        pubsub = self._pubsub
+        if pubsub is None:
+            return
+        token = str(next(self._tokens)).encode()
+        pong = asyncio.get_running_loop().create_future()
+        self._pongs[token] = pong
+        try:
+            await pubsub.ping(token)
+            await pong
+        except (RedisError, OSError):
+            # The listener notices too, and tells every watcher the stream is lost.
+            pass
+        finally:
+            self._pongs.pop(token, None)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(self._prefix + b"*")
+                self._pubsub = pubsub
+                while True:
+                    message = await pubsub.get_message(timeout=_IDLE_PING_SECONDS)
+                    if message is None:
+                        # A quiet connection may be a dead one: writing to it finds out.
+                        await pubsub.ping()
+                        continue
+                    self._dispatch(message)
+                    delay = 0.1
+            except (RedisError, OSError) as exc:
+                logger.warning("Lost the Redis subscription (%s); retrying in %.1f s", exc, delay)
+            finally:
+                was_connected = self.connected
+                self._subscribed.clear()
+                self._pubsub = None
+                self._end_all_streams("Lost the connection to Redis")
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            if was_connected:
+                self.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _dispatch(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "pmessage":
+            inboxes = self._watchers.get(message["channel"])
+            if inboxes:
+                event = event_for_meta(message["data"])
+                for inbox in inboxes:
+                    inbox.put(event)
+        elif kind == "pong":
+            pong = self._pongs.get(message["data"])
+            if pong is not None and not pong.done():
+                pong.set_result(None)
+        elif kind == "psubscribe":
+            logger.info("Subscribed to task states (%s*)", self._prefix.decode())
+            self._subscribed.set()
+
+    def _end_all_streams(self, reason: str) -> None:
+        lost = stream_lost_event(reason)
+        for inboxes in self._watchers.values():
+            for inbox in inboxes:
+                inbox.put(lost)
+        for pong in self._pongs.values():
+            if not pong.done():
+                pong.set_result(None)

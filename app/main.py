@@ -1,0 +1,78 @@
+"""The web app: ``uvicorn --factory app.main:create_app``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TypedDict
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from app import audio
+from app.broker import TaskBroker, create_celery_client
+from app.errors import ServiceUnavailable, exception_handlers, json_response
+from app.hub import StateHub
+from app.services import Services, services_of
+from app.settings import Settings
+from app.store import TaskStore
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS = [audio.transcribe]
+_PAGE = Path(__file__).parent / "static" / "index.html"
+
+
+class State(TypedDict):
+    services: Services
+
+
+async def healthz(request: Request) -> Response:
+    services = services_of(request)
+    try:
+        await services.store.ping()
+    except ServiceUnavailable as exc:
+        return json_response({"status": "unavailable", "error": str(exc)}, 503, {"Retry-After": "2"})
+    return json_response({"status": "ok", "redis": "ok", "subscribed": services.hub.connected})
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(_PAGE, media_type="text/html")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_environ()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        # The subscription reconnects in the hub, which must know when it did (messages may
+        # have been missed), so the client must not retry behind its back.
+        listener = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+        )
+        celery = create_celery_client(settings)
+        broker = TaskBroker(celery)
+        hub = StateHub(listener, broker.result_key_prefix, settings.stream_queue_size)
+        await hub.start()
+        if not await hub.wait_connected(timeout=3):
+            logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.redis_url)
+        try:
+            yield {"services": Services(settings, TaskStore(redis, broker.result_key_prefix, settings.result_expires), hub, broker)}
+        finally:
+            await hub.stop()
+            await redis.aclose()
+            await listener.aclose()
+            celery.close()
+
+    routes: list[BaseRoute] = [Route("/", page), Route("/healthz", healthz)]
+    for endpoint in ENDPOINTS:
+        routes.extend(endpoint.routes())
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)

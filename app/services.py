@@ -1,0 +1,25 @@
+"""What the lifespan builds once per process and every request uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from app.broker import TaskBroker
+from app.hub import StateHub
+from app.settings import Settings
+from app.store import TaskStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: TaskStore
+    hub: StateHub
+    broker: TaskBroker
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.state.services
+    return services

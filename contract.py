@@ -1,0 +1,126 @@
+"""The progress contract shared by the web service and the worker.
+
+Task names, the shape of progress ``meta``, and how a stored Celery state maps to what a
+client sees. Standard library only: the web process imports this, never the speech model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TRANSCRIBE_TASK = "audio.transcribe"
+PROGRESS_STATE = "PROGRESS"
+AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
+
+EventKind = Literal["status", "progress", "result", "error"]
+
+_FINAL_KINDS = frozenset({"result", "error"})
+# Keys Celery itself puts in a STARTED state's meta; they are not the task's progress.
+_STARTED_META_KEYS = frozenset({"pid", "hostname"})
+
+
+def is_audio_file(name: str) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
+
+
+def celery_config(broker_url: str, result_backend: str, result_expires: int) -> dict[str, Any]:
+    """Celery settings both sides must agree on (serialisation, where results live)."""
+    return {
+        "broker_url": broker_url,
+        "result_backend": result_backend,
+        "result_expires": result_expires,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_track_started": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"socket_connect_timeout": 3},
+        "redis_socket_connect_timeout": 3,
+    }
+
+
+def progress_meta(percent: float, description: str, **extra: Any) -> dict[str, Any]:
+    """The ``meta`` of ``update_state(state="PROGRESS", meta=...)``."""
+    if not 0 <= percent <= 100:
+        raise ValueError(f"percent has value {percent!r}; it must lie in 0..100")
+    return {"percent": percent, "description": description, **extra}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """What a client is told about a task: an event kind and the polling endpoint's body."""
+
+    kind: EventKind
+    body: dict[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return self.kind in _FINAL_KINDS
+
+
+def _text(title: str, value: str) -> dict[str, Any]:
+    return {"root": {"output_type": "text", "title": title, "value": value, "subtitle": None}}
+
+
+PENDING_VIEW = TaskView("status", _text("status", "Task status: PENDING"))
+CANCELLED_VIEW = TaskView("error", _text("error", "Task cancelled"))
+
+
+def failed_view(reason: str) -> TaskView:
+    return TaskView("error", _text("error", f"Task failed: {reason}"))
+
+
+def view_task(meta: Mapping[str, Any] | None) -> TaskView:
+    """Map the meta Celery stores for a task (or ``None``: nothing stored) to a client view."""
+    if meta is None:
+        return PENDING_VIEW
+    state = meta.get("status")
+    result = meta.get("result")
+    if state == "PENDING":
+        return PENDING_VIEW
+    if state == "SUCCESS":
+        return TaskView("result", {"root": result})
+    if state == "FAILURE":
+        return failed_view(failure_reason(result))
+    if state == "REVOKED":
+        return CANCELLED_VIEW
+    # STARTED, PROGRESS, RETRY and any custom state: the task is running.
+    info = result if isinstance(result, Mapping) else {}
+    if state == "STARTED":
+        info = {k: v for k, v in info.items() if k not in _STARTED_META_KEYS}
+    elif state == "RETRY":
+        info = {"description": f"Retrying: {failure_reason(result)}"}
+    description = info.get("description")
+    root = {
+        "title": "progress",
+        "percent": wire_percent(info.get("percent", 0)),
+        "description": "" if description is None else str(description),
+    }
+    # Extra fields (current, total, eta_seconds, ...) pass through to clients.
+    root.update((k, v) for k, v in info.items() if k not in root)
+    return TaskView("progress", {"root": root})
+
+
+def wire_percent(value: Any) -> int:
+    """An integer 0..100 for the wire: floats round down, junk becomes 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if math.isnan(number):
+        return 0
+    return max(0, min(100, math.floor(number)))
+
+
+def failure_reason(result: Any) -> str:
+    """A readable reason from the exception Celery stored as a failed task's result."""
+    if isinstance(result, Mapping) and "exc_type" in result:
+        message = result.get("exc_message")
+        if isinstance(message, (list, tuple)):
+            message = " ".join(str(part) for part in message)
+        return str(message) if message else str(result["exc_type"])
+    return str(result) if result is not None else "unknown error"

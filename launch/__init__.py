@@ -1,0 +1,1 @@
+"""Running the whole service on one machine: a local Redis when needed, then the Procfile."""

@@ -1,0 +1,51 @@
+"""``python -m launch``: the web process and the worker from the Procfile, with a Redis.
+
+When nothing answers at REDIS_URL (default redis://127.0.0.1:6379/0) and it names this
+machine, a redis-server is started there for as long as the service runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from launch.redis_server import RedisServer, answers
+
+ROOT = Path(__file__).resolve().parent.parent
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def main() -> int:
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    with contextlib.ExitStack() as stack:
+        if answers(host, port):
+            print(f"launch: using the Redis that answers at {url}", flush=True)
+        elif host in _LOCAL_HOSTS:
+            stack.enter_context(RedisServer(port=port, host="127.0.0.1" if host == "localhost" else host))
+            print(f"launch: started a local redis-server on port {port}", flush=True)
+        else:
+            print(f"launch: nothing answers at {url}; start Redis there or set REDIS_URL", file=sys.stderr)
+            return 1
+        honcho = subprocess.Popen(
+            # honcho hands out PORT from -p, so pass the one the web process should use.
+            [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
+             "-p", os.environ.get("PORT") or "8000"],
+            # The Procfile's commands are this environment's (a virtualenv's, say).
+            env={**os.environ, "REDIS_URL": url, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])},
+        )
+        # Ctrl-C reaches honcho too (same process group); it stops web and worker itself.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
+        return honcho.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

