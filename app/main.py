@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from redis.asyncio import Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.asyncio.retry import Retry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -52,7 +52,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        # A pooled connection may have died with a Redis restart: retry once on a fresh one.
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        )
         # The subscription reconnects in the hub, which must know when it did (messages may
         # have been missed), so the client must not retry behind its back.
         listener = Redis.from_url(

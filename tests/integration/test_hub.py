@@ -1,0 +1,137 @@
+"""The fan-out against a real redis-server, states written by Celery's own backend."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+import pytest
+from celery import Celery
+from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.asyncio.retry import Retry
+
+from app.hub import StateHub
+from app.store import TaskStore
+from app.streaming import task_frames
+from contract import PROGRESS_STATE, celery_config, progress_meta
+from launch.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+PREFIX = b"celery-task-meta-"
+
+
+def celery_for(url: str) -> Celery:
+    celery = Celery("writer")
+    celery.conf.update(celery_config(url, url, 3600))
+    return celery
+
+
+async def running_hub(url: str) -> tuple[StateHub, TaskStore, Redis, Redis]:
+    listener = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+    redis = Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+    hub = StateHub(listener, PREFIX, queue_size=1000)
+    await hub.start()
+    assert await hub.wait_connected(5)
+    return hub, TaskStore(redis, PREFIX, 3600), redis, listener
+
+
+@pytest.fixture
+async def hub_and_store(redis_server: RedisServer) -> AsyncIterator[tuple[StateHub, TaskStore]]:
+    hub, store, redis, listener = await running_hub(redis_server.url)
+    yield hub, store
+    await hub.stop()
+    await redis.aclose()
+    await listener.aclose()
+
+
+def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
+    events = []
+    for frame in frames:
+        fields = dict(line.split(b": ", 1) for line in frame.strip().split(b"\n") if b": " in line)
+        if b"data" in fields:
+            events.append((fields[b"event"].decode(), orjson.loads(fields[b"data"])))
+    return events
+
+
+async def collect(frames: AsyncIterator[bytes]) -> list[bytes]:
+    return [frame async for frame in frames]
+
+
+async def write_in_thread(write: Callable[[], None]) -> None:
+    await asyncio.to_thread(write)
+
+
+async def test_every_watcher_sees_every_state_once_in_order(
+    redis_server: RedisServer, hub_and_store: tuple[StateHub, TaskStore]
+) -> None:
+    """Watchers that join while states are being written still see a gapless tail, in order,
+    with nothing twice: the watch starts before the snapshot, and the barrier drops what the
+    snapshot already covered."""
+    hub, store = hub_and_store
+    backend = celery_for(redis_server.url).backend
+    task_id = str(uuid.uuid4())
+    steps = 300
+
+    def write_states() -> None:
+        for step in range(steps):
+            backend.store_result(task_id, progress_meta(step * 99 // steps, f"step {step}"), PROGRESS_STATE)
+        backend.store_result(task_id, {"output_type": "batchtext", "texts": []}, "SUCCESS")
+
+    async def late_watcher(delay: float) -> list[bytes]:
+        await asyncio.sleep(delay)
+        return await collect(task_frames(hub, store, task_id, None, 1000))
+
+    watchers = [late_watcher(random.uniform(0, 0.3)) for _ in range(40)]
+    results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
+
+    for frames in results[1:]:
+        events = parse_frames(frames)
+        assert events[-1][0] == "result"
+        steps_seen = [int(data["root"]["description"].split()[1]) for kind, data in events[:-1] if kind == "progress"]
+        assert steps_seen == sorted(set(steps_seen)), f"out of order or repeated: {steps_seen}"
+        if steps_seen:
+            # From the first state it saw, a watcher that keeps up misses nothing.
+            assert steps_seen == list(range(steps_seen[0], steps))
+
+
+async def test_a_watcher_of_a_finished_task_gets_the_result_and_the_stream_ends(
+    redis_server: RedisServer, hub_and_store: tuple[StateHub, TaskStore]
+) -> None:
+    hub, store = hub_and_store
+    task_id = str(uuid.uuid4())
+    await write_in_thread(lambda: celery_for(redis_server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
+    frames = await asyncio.wait_for(collect(task_frames(hub, store, task_id, None, 1000)), 5)
+    assert [kind for kind, _ in parse_frames(frames)] == ["result"]
+    assert frames[0].startswith(b"retry: 1000\n")
+
+
+async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resubscribes() -> None:
+    with RedisServer() as server:
+        hub, store, redis, listener = await running_hub(server.url)
+        try:
+            task_id = str(uuid.uuid4())
+            stream = asyncio.create_task(collect(task_frames(hub, store, task_id, None, 1000)))
+            while not hub._watchers:  # the stream has started watching
+                await asyncio.sleep(0.01)
+            server.stop()
+            frames = await asyncio.wait_for(stream, 10)
+            kinds = parse_frames(frames)
+            assert kinds[0][0] == "status"
+            assert kinds[-1][0] == "error" and kinds[-1][1]["reconnect"] is True
+            assert not hub.connected
+
+            server.start()
+            assert await hub.wait_connected(15)
+            assert hub.reconnects == 1
+            await write_in_thread(lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
+            frames = await asyncio.wait_for(collect(task_frames(hub, store, task_id, None, 1000)), 5)
+            assert [kind for kind, _ in parse_frames(frames)] == ["result"]
+        finally:
+            await hub.stop()
+            await redis.aclose()
+            await listener.aclose()
