@@ -53,8 +53,6 @@ class TaskBroker:
 
     async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
-            return await anyio.to_thread.run_sync(
-                functools.partial(call, *args, **kwargs), limiter=self._limiter
-            )
+            return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), limiter=self._limiter)
         except (OperationalError, RedisError, OSError) as exc:
             raise ServiceUnavailable(f"The task broker is unreachable: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -38,12 +39,20 @@ def event_for_meta(raw: bytes | None) -> TaskEvent:
     try:
         meta = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        # Celery's JSON encoder writes NaN and Infinity as bare tokens, which only the
+        # standard library reads; a task may well report a NaN percent.
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            meta = None
+    if not isinstance(meta, dict):
         logger.error("Unreadable task state %r", raw[:200])
-        return TaskEvent.from_view(failed_view("the task's stored state is unreadable"))
+        return UNREADABLE_EVENT
     return TaskEvent.from_view(view_task(meta))
 
 
 PENDING_EVENT = TaskEvent.from_view(view_task(None))
+UNREADABLE_EVENT = TaskEvent.from_view(failed_view("the task's stored state is unreadable"))
 
 
 def stream_lost_event(reason: str) -> TaskEvent:

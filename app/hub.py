@@ -162,7 +162,12 @@ class StateHub:
         if kind == "pmessage":
             inboxes = self._watchers.get(message["channel"])
             if inboxes:
-                event = event_for_meta(message["data"])
+                try:
+                    event = event_for_meta(message["data"])
+                except Exception:
+                    # One task's odd state must not stop every other task's streams.
+                    logger.exception("Cannot turn the message on %r into an event", message["channel"])
+                    return
                 for inbox in inboxes:
                     inbox.put(event)
         elif kind == "pong":

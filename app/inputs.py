@@ -26,8 +26,7 @@ def resolve_folder(raw: str, allowed_roots: Sequence[Path], field: str) -> Path:
     if not any(resolved.is_relative_to(root) for root in allowed_roots):
         allowed = os.pathsep.join(str(root) for root in allowed_roots)
         raise InputError(
-            f"{field} has value {raw!r}, which lies outside the allowed folders ({allowed}); "
-            "see ALLOWED_ROOTS",
+            f"{field} has value {raw!r}, which lies outside the allowed folders ({allowed}); see ALLOWED_ROOTS",
             403,
         )
     if not resolved.exists():

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from redis.asyncio import Redis
-from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -71,7 +71,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if not await hub.wait_connected(timeout=3):
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.redis_url)
         try:
-            yield {"services": Services(settings, TaskStore(redis, broker.result_key_prefix, settings.result_expires), hub, broker)}
+            yield {
+                "services": Services(
+                    settings, TaskStore(redis, broker.result_key_prefix, settings.result_expires), hub, broker
+                )
+            }
         finally:
             await hub.stop()
             await redis.aclose()

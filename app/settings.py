@@ -7,24 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. Not a valid int.") from None
-    if value < minimum:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. It must be at least {minimum}.")
-    return value
+from contract import DEFAULT_REDIS_URL, redis_urls, setting_int
 
 
 def _roots(raw: str) -> tuple[Path, ...]:
     parts = [Path(part).expanduser() for part in raw.split(os.pathsep) if part]
+    if not parts:
+        raise ValueError(f"Setting 'ALLOWED_ROOTS' has value {raw!r}. It names no folder.")
     for part in parts:
         if not part.is_absolute():
             raise ValueError(f"Setting 'ALLOWED_ROOTS' has value {raw!r}. {str(part)!r} is not absolute.")
@@ -48,17 +37,17 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        redis_url = environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+        redis_url, broker_url, result_backend = redis_urls(environ)
         defaults = cls()
         roots = environ.get("ALLOWED_ROOTS")
         return cls(
             redis_url=redis_url,
-            broker_url=environ.get("CELERY_BROKER_URL") or redis_url,
-            result_backend=environ.get("CELERY_RESULT_BACKEND") or redis_url,
+            broker_url=broker_url,
+            result_backend=result_backend,
             allowed_roots=_roots(roots) if roots else defaults.allowed_roots,
-            result_expires=_int(environ, "RESULT_EXPIRES", defaults.result_expires, 60),
-            max_body_bytes=_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, 1_024),
-            sse_ping_seconds=_int(environ, "SSE_PING_SECONDS", defaults.sse_ping_seconds, 1),
-            sse_retry_ms=_int(environ, "SSE_RETRY_MS", defaults.sse_retry_ms, 0),
-            stream_queue_size=_int(environ, "STREAM_QUEUE_SIZE", defaults.stream_queue_size, 2),
+            result_expires=setting_int(environ, "RESULT_EXPIRES", defaults.result_expires, 60),
+            max_body_bytes=setting_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, 1_024),
+            sse_ping_seconds=setting_int(environ, "SSE_PING_SECONDS", defaults.sse_ping_seconds, 1),
+            sse_retry_ms=setting_int(environ, "SSE_RETRY_MS", defaults.sse_retry_ms, 0),
+            stream_queue_size=setting_int(environ, "STREAM_QUEUE_SIZE", defaults.stream_queue_size, 2),
         )

@@ -35,10 +35,24 @@ def main() -> int:
             return 1
         honcho = subprocess.Popen(
             # honcho hands out PORT from -p, so pass the one the web process should use.
-            [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
-             "-p", os.environ.get("PORT") or "8000"],
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                str(ROOT / "Procfile"),
+                "-d",
+                str(ROOT),
+                "-p",
+                os.environ.get("PORT") or "8000",
+            ],
             # The Procfile's commands are this environment's (a virtualenv's, say).
-            env={**os.environ, "REDIS_URL": url, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])},
+            env={
+                **os.environ,
+                "REDIS_URL": url,
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            },
         )
         # Ctrl-C reaches honcho too (same process group); it stops web and worker itself.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -65,9 +65,20 @@ class RedisServer:
         self._process = subprocess.Popen(
             [
                 find_redis_server(),
-                "--bind", self.host, "--port", str(self.port),
-                "--save", "", "--appendonly", "no", "--dir", self._dir.name,
-                "--daemonize", "no", "--loglevel", "warning",
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
             ],
             stdout=subprocess.DEVNULL,
         )

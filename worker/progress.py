@@ -44,11 +44,8 @@ class BatchProgress:
         if not 0 <= index < len(self._names):
             raise ValueError(f"index has value {index!r}; there are {len(self._names)} files")
         weight = self._weights[index]
-        if self._total_seconds > 0:
-            done_in_file = min(max(seconds_into_file, 0.0), weight)
-        else:
-            done_in_file = 0.0
-        done = self._starts[index] + done_in_file
+        within = min(max(seconds_into_file, 0.0), weight) if self._total_seconds > 0 else 0.0
+        done = self._starts[index] + within
         percent = min(99, int(100 * done / self._whole))
         self._best = max(self._best, percent)
         return progress_meta(

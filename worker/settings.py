@@ -7,21 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+from contract import DEFAULT_REDIS_URL, redis_urls, setting_float, setting_int
+
 DEFAULT_TRANSCRIPTS_DIR = Path.home() / ".local/share/live-progress/transcripts"
-
-
-def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. Not a number.") from None
-    if value < minimum:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. It must be at least {minimum}.")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +27,13 @@ class WorkerSettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> WorkerSettings:
-        redis_url = environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+        _redis_url, broker_url, result_backend = redis_urls(environ)
         transcripts_dir = environ.get("TRANSCRIPTS_DIR")
         return cls(
-            broker_url=environ.get("CELERY_BROKER_URL") or redis_url,
-            result_backend=environ.get("CELERY_RESULT_BACKEND") or redis_url,
-            result_expires=int(_number(environ, "RESULT_EXPIRES", 86_400, 60)),
+            broker_url=broker_url,
+            result_backend=result_backend,
+            result_expires=setting_int(environ, "RESULT_EXPIRES", 86_400, 60),
             whisper_model=environ.get("WHISPER_MODEL") or None,
-            progress_interval=_number(environ, "PROGRESS_INTERVAL", 0.25, 0),
+            progress_interval=setting_float(environ, "PROGRESS_INTERVAL", 0.25, 0),
             transcripts_dir=Path(transcripts_dir) if transcripts_dir else DEFAULT_TRANSCRIPTS_DIR,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,10 +107,13 @@ def write_transcripts(folder: Path, transcripts: list[Transcript], fallback: Pat
 
 
 def _write_into(target: Path, folder: Path, transcripts: list[Transcript]) -> Path:
-    for transcript in transcripts:
-        if transcript.error is not None:
-            continue
-        out = (target / transcript.path.relative_to(folder)).with_suffix(".txt")
+    done = [t for t in transcripts if t.error is None]
+    # a.mp3 and a.wav side by side would both be a.txt: such files keep their extension.
+    stems = Counter(t.path.with_suffix("") for t in done)
+    for transcript in done:
+        relative = transcript.path.relative_to(folder)
+        shared = stems[transcript.path.with_suffix("")] > 1
+        out = target / relative.parent / f"{relative.name if shared else relative.stem}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(transcript.text + "\n", encoding="utf-8")
     target.mkdir(parents=True, exist_ok=True)

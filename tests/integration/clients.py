@@ -21,7 +21,9 @@ class Event:
 
 
 async def submit(client: httpx.AsyncClient, folder: Path) -> dict[str, str]:
-    response = await client.post("/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}, "parameters": {}})
+    response = await client.post(
+        "/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}, "parameters": {}}
+    )
     assert response.status_code == 202, response.text
     return response.json()
 

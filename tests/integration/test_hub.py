@@ -11,8 +11,8 @@ import orjson
 import pytest
 from celery import Celery
 from redis.asyncio import Redis
-from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
 
 from app.hub import StateHub
 from app.store import TaskStore
@@ -128,7 +128,9 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
             server.start()
             assert await hub.wait_connected(15)
             assert hub.reconnects == 1
-            await write_in_thread(lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
+            await write_in_thread(
+                lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS")
+            )
             frames = await asyncio.wait_for(collect(task_frames(hub, store, task_id, None, 1000)), 5)
             assert [kind for kind, _ in parse_frames(frames)] == ["result"]
         finally:

@@ -41,7 +41,7 @@ async def test_stream_shows_progress_then_the_transcripts(client: httpx.AsyncCli
     assert kinds == sorted(kinds, key=lambda kind: kind == "progress"), "status after progress"
     assert len(set(percents(events))) >= 2, events
     assert_never_goes_back(events)
-    assert any("Transcribing weather.mp3 (2 of 3)" == e.data["root"].get("description") for e in events)
+    assert any(e.data["root"].get("description") == "Transcribing weather.mp3 (2 of 3)" for e in events)
     assert len({e.id for e in events}) == len(events), "an event was sent twice"
 
     final = events[-1]
@@ -63,7 +63,9 @@ async def test_stream_shows_progress_then_the_transcripts(client: httpx.AsyncCli
     assert "onions" in (transcripts / "sub" / "cooking.txt").read_text().lower()
 
 
-async def test_polling_answers_the_contract_shapes_until_the_result(client: httpx.AsyncClient, audio_root: Path) -> None:
+async def test_polling_answers_the_contract_shapes_until_the_result(
+    client: httpx.AsyncClient, audio_root: Path
+) -> None:
     task = await submit(client, audio_root / "long")
     bodies = []
     async with asyncio.timeout(90):
@@ -153,9 +155,7 @@ async def test_last_event_id_resumes_without_repeats(client: httpx.AsyncClient, 
 
 async def test_event_ids_are_the_same_on_every_connection(client: httpx.AsyncClient, audio_root: Path) -> None:
     task = await submit(client, audio_root / "batch")
-    one, two = await asyncio.gather(
-        read_events(client, task["events_url"]), read_events(client, task["events_url"])
-    )
+    one, two = await asyncio.gather(read_events(client, task["events_url"]), read_events(client, task["events_url"]))
     assert one[-1].id == two[-1].id
     assert one[-1].data == two[-1].data
     by_id = {e.id: e.data for e in one}

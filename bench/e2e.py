@@ -1,0 +1,152 @@
+"""End-to-end figures: POST to first progress event, the service's overhead, events per batch.
+
+    .venv/bin/python -m bench.e2e [--runs 3] [--minutes 2]
+
+Starts its own redis-server, Celery worker and uvicorn; builds a batch of about
+``--minutes`` of speech from the committed clips; runs it ``--runs`` times through the
+service (SSE) and the same files straight through faster-whisper, and prints medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from launch.processes import ROOT, start_web, start_worker
+from launch.redis_server import RedisServer
+from worker.model import load_model
+from worker.transcription import find_audio_files, probe_duration
+
+DATA = ROOT / "tests" / "data"
+CLIPS = [
+    DATA / "long" / "story.mp3",
+    DATA / "batch" / "weather.mp3",
+    DATA / "batch" / "train.WAV",
+    DATA / "batch" / "sub" / "cooking.flac",
+    DATA / "with_corrupt" / "good.ogg",
+]
+
+
+def build_batch(folder: Path, seconds: float) -> float:
+    """Copies of the clips until the folder holds ``seconds`` of audio; returns the total."""
+    total, n = 0.0, 0
+    while total < seconds:
+        clip = CLIPS[n % len(CLIPS)]
+        shutil.copy(clip, folder / f"{n:03d}-{clip.name}")
+        total += probe_duration(clip)
+        n += 1
+    return total
+
+
+async def through_service(base_url: str, folder: Path) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=600)) as client:
+        started = time.perf_counter()
+        response = await client.post("/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}})
+        response.raise_for_status()
+        accepted = time.perf_counter()
+        first_progress = first_file = None
+        progress_events = 0
+        async with aconnect_sse(client, "GET", response.json()["events_url"]) as source:
+            async for sse in source.aiter_sse():
+                if sse.event == "progress":
+                    progress_events += 1
+                    first_progress = first_progress or time.perf_counter()
+                    if first_file is None and "Transcribing" in sse.data:
+                        first_file = time.perf_counter()
+                elif sse.event in {"result", "error"}:
+                    assert sse.event == "result", sse.data
+                    assert len(json.loads(sse.data)["root"]["texts"]) == len(find_audio_files(folder))
+                    break
+        done = time.perf_counter()
+    assert first_progress is not None and first_file is not None
+    return {
+        "first_file_ms": (first_file - started) * 1000,
+        "accepted_ms": (accepted - started) * 1000,
+        "first_progress_ms": (first_progress - started) * 1000,
+        "wall_s": done - started,
+        "progress_events": progress_events,
+    }
+
+
+def directly(folder: Path) -> float:
+    """The same files through faster-whisper in this process, model already loaded."""
+    model = load_model()
+    started = time.perf_counter()
+    for path in find_audio_files(folder):
+        segments, _ = model.transcribe(str(path))
+        for _ in segments:
+            pass
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=2.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp, RedisServer() as redis:
+        root = Path(tmp)
+        batch, small = root / "batch", root / "small"
+        batch.mkdir()
+        small.mkdir()
+        audio_seconds = build_batch(batch, args.minutes * 60)
+        shutil.copy(DATA / "batch" / "weather.mp3", small)
+        env = {
+            **os.environ,
+            "REDIS_URL": redis.url,
+            "ALLOWED_ROOTS": str(root),
+            "TRANSCRIPTS_DIR": str(root / "fallback"),
+        }
+        logs = root / "logs"
+        worker = start_worker(env, logs)
+        web, base_url = start_web(env, logs)
+        try:
+            cold = asyncio.run(through_service(base_url, small))  # loads the model in the worker
+            warm = [asyncio.run(through_service(base_url, small)) for _ in range(args.runs)]
+            # Alternated, so both see the same noise from whatever else the machine does.
+            service, direct = [], []
+            for _ in range(args.runs):
+                service.append(asyncio.run(through_service(base_url, batch)))
+                direct.append(directly(batch))
+        finally:
+            web.stop()
+            worker.stop()
+        files = len(find_audio_files(batch))
+
+    def median(rows: list[dict[str, float]], key: str) -> float:
+        return statistics.median(row[key] for row in rows)
+
+    service_wall, direct_wall = median(service, "wall_s"), statistics.median(direct)
+    print(
+        f"# bench.e2e on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"runs={args.runs} (medians)"
+    )
+    print(f"POST answered (202):                     {median(warm, 'accepted_ms'):8.1f} ms")
+    print(f"POST to first progress event, warm:      {median(warm, 'first_progress_ms'):8.1f} ms")
+    print(f"POST to first 'Transcribing' event, warm:{median(warm, 'first_file_ms'):8.1f} ms")
+    print(f"POST to first progress event, cold model:{cold['first_progress_ms']:8.1f} ms (first task of a worker)")
+    print(f"POST to first 'Transcribing', cold model:{cold['first_file_ms']:8.1f} ms (loads the model)")
+    print(f"batch: {files} files, {audio_seconds:.1f} s of audio")
+    print(f"  through the service (POST to result):  {service_wall:8.2f} s")
+    print(f"  faster-whisper called directly:        {direct_wall:8.2f} s")
+    print(
+        f"  service overhead:                      {service_wall - direct_wall:8.2f} s "
+        f"({100 * (service_wall / direct_wall - 1):.1f} %)"
+    )
+    print(f"  progress events received over SSE:     {median(service, 'progress_events'):8.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The service's processes started for tests and benchmarks: redis-server, worker, web."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.request import urlopen
+
+from launch.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Gave up after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Process:
+    """A child process whose output goes to a log file."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(list(args), env=dict(env), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+
+
+def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", concurrency: int = 1) -> Process:
+    process = Process(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.main",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ],
+        env,
+        log_dir,
+    )
+    try:
+        wait_for(lambda: "ready." in process.log() or not process.alive(), 60, "the Celery worker")
+    except TimeoutError:
+        process.stop()
+        raise
+    if not process.alive():
+        raise RuntimeError(f"The worker exited:\n{process.log()}")
+    return process
+
+
+def start_web(env: Mapping[str, str], log_dir: Path, name: str = "web") -> tuple[Process, str]:
+    """A uvicorn serving the app; returns it and its base URL once it is subscribed to Redis."""
+    port = free_port()
+    process = Process(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        log_dir,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+
+    def subscribed() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"The web process exited:\n{process.log()}")
+        try:
+            with urlopen(f"{base_url}/healthz", timeout=1) as response:
+                return b'"subscribed":true' in response.read()
+        except OSError:
+            return False
+
+    try:
+        wait_for(subscribed, 30, "the web service")
+    except BaseException:
+        process.stop()
+        raise
+    return process, base_url
