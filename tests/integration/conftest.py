@@ -50,6 +50,8 @@ def service_env(
         "TRANSCRIPTS_DIR": str(tmp_path_factory.mktemp("transcripts-fallback")),
         # Frequent progress writes, so the tests see several per file.
         "PROGRESS_INTERVAL": "0.05",
+        # Keep-alive comments every second, so a test can see one.
+        "SSE_PING_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     }
 

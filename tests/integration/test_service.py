@@ -214,6 +214,23 @@ async def test_a_corrupt_file_does_not_sink_the_batch(client: httpx.AsyncClient,
     assert "library" in texts["good.ogg"]["value"].lower()
 
 
+async def test_stream_sends_keep_alive_comments_and_is_not_buffered(
+    client: httpx.AsyncClient, audio_root: Path
+) -> None:
+    task = await submit(client, audio_root / "many")
+    lines = []
+    async with client.stream("GET", task["events_url"]) as response:
+        assert response.headers["cache-control"].startswith("no-")
+        assert response.headers["x-accel-buffering"] == "no"
+        async with asyncio.timeout(30):
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line.startswith(":"):
+                    break
+    assert lines[0] == "retry: 2000"
+    await client.delete(f"/audio/transcribe/{task['task_id']}")
+
+
 @pytest.mark.parametrize("path", ["result", "events"])
 async def test_unknown_task_is_404(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(f"/audio/transcribe/{path}/{uuid.uuid4()}")

@@ -1,0 +1,58 @@
+"""A web process whose Redis goes away and comes back: 503s meanwhile, then it works again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launch.processes import start_web, wait_for
+from launch.redis_server import RedisServer
+from tests.integration.conftest import ARTIFACTS, DATA
+
+pytestmark = pytest.mark.integration
+
+
+def test_redis_outage_answers_503_json_and_the_service_recovers_by_itself(tmp_path: Path) -> None:
+    shutil.copy(DATA / "batch" / "weather.mp3", tmp_path)
+    body = {"inputs": {"input_dir": {"path": str(tmp_path)}}}
+    with RedisServer() as redis:
+        env = {**os.environ, "REDIS_URL": redis.url, "ALLOWED_ROOTS": str(tmp_path)}
+        web, base_url = start_web(env, ARTIFACTS, name="web-outage")
+        try:
+            with httpx.Client(base_url=base_url, timeout=10) as client:
+                task = client.post("/audio/transcribe", json=body).json()
+
+                redis.stop()
+                for method, url in [
+                    ("GET", "/healthz"),
+                    ("POST", "/audio/transcribe"),
+                    ("GET", task["result_url"]),
+                    ("GET", task["events_url"]),
+                    ("GET", f"/audio/transcribe/result/{uuid.uuid4()}"),
+                    ("DELETE", f"/audio/transcribe/{task['task_id']}"),
+                ]:
+                    response = client.request(method, url, json=body if method == "POST" else None)
+                    assert response.status_code == 503, (method, url, response.text)
+                    assert "Redis" in response.json()["error"]
+                assert web.alive()
+
+                redis.start()
+
+                def recovered() -> bool:
+                    health = client.get("/healthz")
+                    return health.status_code == 200 and health.json()["subscribed"]
+
+                wait_for(recovered, 20, "the web process to reconnect")
+                # The earlier task's id was in the Redis that restarted empty: now unknown.
+                assert client.get(task["result_url"]).status_code == 404
+                again = client.post("/audio/transcribe", json=body)
+                assert again.status_code == 202
+                pending = client.get(again.json()["result_url"]).json()
+                assert pending["root"]["value"] == "Task status: PENDING"
+        finally:
+            web.stop()
