@@ -13,6 +13,10 @@ from typing import Any, Literal, TypeVar
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TRANSCRIBE_TASK = "audio.transcribe"
+# Seconds without a heartbeat after which a running task counts as lost with its worker.
+WORKER_LOST_AFTER = 20.0
+WORKER_LOST = "worker lost"
+HEARTBEAT_PREFIX = "live-progress:alive:"
 PROGRESS_STATE = "PROGRESS"
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
@@ -96,6 +100,8 @@ class TaskView:
 
     kind: EventKind
     body: dict[str, Any]
+    # A task a worker is executing keeps a heartbeat; without one its worker is gone.
+    executing: bool = False
 
     @property
     def final(self) -> bool:
@@ -108,6 +114,10 @@ def _text(title: str, value: str) -> dict[str, Any]:
 
 PENDING_VIEW = TaskView("status", _text("status", "Task status: PENDING"))
 CANCELLED_VIEW = TaskView("error", _text("error", "Task cancelled"))
+
+
+def heartbeat_key(task_id: str) -> str:
+    return HEARTBEAT_PREFIX + task_id
 
 
 def failed_view(reason: str) -> TaskView:
@@ -142,7 +152,8 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     }
     # Extra fields (current, total, eta_seconds, ...) pass through to clients.
     root.update((k, v) for k, v in info.items() if k not in root)
-    return TaskView("progress", {"root": root})
+    # A RETRY waits in the broker for its next attempt: no worker is executing it.
+    return TaskView("progress", {"root": root}, executing=state != "RETRY")
 
 
 def wire_percent(value: Any) -> int:
@@ -159,6 +170,8 @@ def wire_percent(value: Any) -> int:
 def failure_reason(result: Any) -> str:
     """A readable reason from the exception Celery stored as a failed task's result."""
     if isinstance(result, Mapping) and "exc_type" in result:
+        if result["exc_type"] == "WorkerLostError":
+            return WORKER_LOST
         message = result.get("exc_message")
         if isinstance(message, (list, tuple)):
             message = " ".join(str(part) for part in message)

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
+from billiard.exceptions import WorkerLostError
 from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
 from app.settings import Settings
-from contract import celery_config
+from contract import WORKER_LOST, celery_config
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ class TaskBroker:
         await self._blocking(self._celery.control.revoke, task_id, terminate=True)
         if not started:
             await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
+
+    async def mark_lost(self, task_id: str) -> None:
+        """Record the task as failed with its worker (Celery keeps a SUCCESS it already has)."""
+        await self._blocking(self._celery.backend.mark_as_failure, task_id, WorkerLostError(WORKER_LOST))
 
     async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:

@@ -25,9 +25,6 @@ from app.services import Services, services_of
 from app.settings import Settings
 from app.streaming import task_frames
 
-# Seconds a client may take to accept one event before its stream is cut off.
-_SEND_TIMEOUT = 30.0
-
 
 @dataclass(frozen=True, slots=True)
 class AsyncEndpoint:
@@ -84,7 +81,7 @@ class AsyncEndpoint:
         return EventSourceResponse(
             task_frames(services.hub, services.store, task_id, last_event_id, settings.sse_retry_ms),
             ping=settings.sse_ping_seconds,
-            send_timeout=_SEND_TIMEOUT,
+            send_timeout=settings.sse_send_timeout,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from contract import EventKind, TaskView, failed_view, view_task
+from contract import WORKER_LOST, EventKind, TaskView, failed_view, view_task
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class TaskEvent:
     data: bytes  # the polling endpoint's JSON body at this state
     id: str | None
     frame: bytes  # the SSE frame, shared by every connection that sends it
+    executing: bool = False  # a worker should be keeping a heartbeat for it
 
     @classmethod
     def from_view(cls, view: TaskView) -> TaskEvent:
@@ -29,7 +30,7 @@ class TaskEvent:
         # gives the same state the same id, and Last-Event-ID works across them.
         event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
         frame = b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), view.kind.encode(), data)
-        return cls(view.kind, view.final, data, event_id, frame)
+        return cls(view.kind, view.final, data, event_id, frame, view.executing)
 
 
 def event_for_meta(raw: bytes | None) -> TaskEvent:
@@ -53,6 +54,7 @@ def event_for_meta(raw: bytes | None) -> TaskEvent:
 
 PENDING_EVENT = TaskEvent.from_view(view_task(None))
 UNREADABLE_EVENT = TaskEvent.from_view(failed_view("the task's stored state is unreadable"))
+WORKER_LOST_EVENT = TaskEvent.from_view(failed_view(WORKER_LOST))
 
 
 def stream_lost_event(reason: str) -> TaskEvent:

@@ -90,6 +90,9 @@ class StateHub:
                 await self._task
             self._task = None
 
+    def watched_task_ids(self) -> list[str]:
+        return [channel[len(self._prefix) :].decode() for channel in self._watchers]
+
     @contextlib.asynccontextmanager
     async def watch(self, task_id: str) -> AsyncIterator[Inbox]:
         """Receive every state of ``task_id`` published from now on, until the block ends."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,12 +15,14 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from app import audio
 from app.broker import TaskBroker, create_celery_client
 from app.errors import ServiceUnavailable, exception_handlers, json_response
 from app.hub import StateHub
+from app.liveness import check_liveness
 from app.services import Services, services_of
 from app.settings import Settings
 from app.store import TaskStore
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         # A pooled connection may have died with a Redis restart: retry once on a fresh one.
         redis = Redis.from_url(
-            settings.redis_url,
+            settings.result_backend,
             socket_connect_timeout=2,
             socket_timeout=5,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
@@ -62,27 +65,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The subscription reconnects in the hub, which must know when it did (messages may
         # have been missed), so the client must not retry behind its back.
         listener = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+            settings.result_backend, socket_connect_timeout=2, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
         )
         celery = create_celery_client(settings)
         broker = TaskBroker(celery)
         hub = StateHub(listener, broker.result_key_prefix, settings.stream_queue_size)
+        store = TaskStore(redis, broker.result_key_prefix, settings.result_expires, broker.mark_lost)
         await hub.start()
         if not await hub.wait_connected(timeout=3):
-            logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.redis_url)
+            logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
+        liveness = asyncio.create_task(check_liveness(hub, store, settings.worker_lost_after / 4))
         try:
-            yield {
-                "services": Services(
-                    settings, TaskStore(redis, broker.result_key_prefix, settings.result_expires), hub, broker
-                )
-            }
+            yield {"services": Services(settings, store, hub, broker)}
         finally:
+            liveness.cancel()
             await hub.stop()
             await redis.aclose()
             await listener.aclose()
             celery.close()
 
-    routes: list[BaseRoute] = [Route("/", page), Route("/healthz", healthz)]
+    routes: list[BaseRoute] = [
+        Route("/", page),
+        Route("/healthz", healthz),
+        Mount("/static", StaticFiles(directory=_PAGE.parent), name="static"),
+    ]
     for endpoint in ENDPOINTS:
         routes.extend(endpoint.routes())
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)

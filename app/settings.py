@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contract import DEFAULT_REDIS_URL, redis_urls, setting_int
+from contract import DEFAULT_REDIS_URL, WORKER_LOST_AFTER, redis_urls, setting_float, setting_int
 
 
 def _roots(raw: str) -> tuple[Path, ...]:
@@ -20,10 +20,17 @@ def _roots(raw: str) -> tuple[Path, ...]:
     return tuple(part.resolve() for part in parts)
 
 
+def _redis_backend(url: str) -> str:
+    # The web process reads task states straight from the result backend's Redis.
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"Setting 'CELERY_RESULT_BACKEND' has value {url!r}. It must be a Redis URL.")
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    redis_url: str = DEFAULT_REDIS_URL
     broker_url: str = DEFAULT_REDIS_URL
+    # Where Celery keeps task states: this process reads and subscribes there.
     result_backend: str = DEFAULT_REDIS_URL
     # input_dir must lie inside one of these (after resolving symlinks and "..").
     allowed_roots: tuple[Path, ...] = field(default_factory=lambda: (Path.home().resolve(),))
@@ -34,20 +41,25 @@ class Settings:
     sse_retry_ms: int = 2_000
     # Events a slow SSE client may fall behind by before its oldest progress is dropped.
     stream_queue_size: int = 64
+    # Seconds a client may take to accept one event before its stream is cut off.
+    sse_send_timeout: float = 30.0
+    # A running task whose worker has not shown a sign of life for this long has failed.
+    worker_lost_after: float = WORKER_LOST_AFTER
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        redis_url, broker_url, result_backend = redis_urls(environ)
+        _redis_url, broker_url, result_backend = redis_urls(environ)
         defaults = cls()
         roots = environ.get("ALLOWED_ROOTS")
         return cls(
-            redis_url=redis_url,
             broker_url=broker_url,
-            result_backend=result_backend,
+            result_backend=_redis_backend(result_backend),
             allowed_roots=_roots(roots) if roots else defaults.allowed_roots,
             result_expires=setting_int(environ, "RESULT_EXPIRES", defaults.result_expires, 60),
             max_body_bytes=setting_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, 1_024),
             sse_ping_seconds=setting_int(environ, "SSE_PING_SECONDS", defaults.sse_ping_seconds, 1),
             sse_retry_ms=setting_int(environ, "SSE_RETRY_MS", defaults.sse_retry_ms, 0),
             stream_queue_size=setting_int(environ, "STREAM_QUEUE_SIZE", defaults.stream_queue_size, 2),
+            sse_send_timeout=setting_float(environ, "SSE_SEND_TIMEOUT", defaults.sse_send_timeout, 0.1),
+            worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", defaults.worker_lost_after, 1),
         )

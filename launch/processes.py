@@ -32,13 +32,21 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.popen = subprocess.Popen(list(args), env=dict(env), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        # A session of its own, so the process and its children can be signalled as a group.
+        self.popen = subprocess.Popen(
+            list(args), env=dict(env), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    def kill_group(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal the process and every child it started, as ``kill -9`` on a whole worker does."""
+        os.killpg(self.popen.pid, sig)
+        self.popen.wait()
 
     def stop(self, timeout: float = 15) -> None:
         if self.alive():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from contract import celery_config
+from worker.heartbeat import install_heartbeats
 from worker.settings import WorkerSettings
 from worker.tasks import register_tasks
 
@@ -18,6 +19,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
     )
     register_tasks(celery, settings)
+    install_heartbeats(celery, settings.worker_lost_after)
     return celery
 
 

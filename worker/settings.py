@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract import DEFAULT_REDIS_URL, redis_urls, setting_float, setting_int
+from contract import DEFAULT_REDIS_URL, WORKER_LOST_AFTER, redis_urls, setting_float, setting_int
 
 DEFAULT_TRANSCRIPTS_DIR = Path.home() / ".local/share/live-progress/transcripts"
 
@@ -24,6 +24,8 @@ class WorkerSettings:
     progress_interval: float = 0.25
     # Where transcripts go when the input folder cannot be written to.
     transcripts_dir: Path = DEFAULT_TRANSCRIPTS_DIR
+    # A task's heartbeat outlives its last beat by this long (the web's WORKER_LOST_AFTER).
+    worker_lost_after: float = WORKER_LOST_AFTER
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -36,4 +38,5 @@ class WorkerSettings:
             whisper_model=environ.get("WHISPER_MODEL") or None,
             progress_interval=setting_float(environ, "PROGRESS_INTERVAL", 0.25, 0),
             transcripts_dir=Path(transcripts_dir) if transcripts_dir else DEFAULT_TRANSCRIPTS_DIR,
+            worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", WORKER_LOST_AFTER, 1),
         )

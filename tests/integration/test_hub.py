@@ -14,11 +14,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
+from app.broker import TaskBroker
 from app.hub import StateHub
 from app.store import TaskStore
 from app.streaming import task_frames
 from contract import PROGRESS_STATE, celery_config, progress_meta
 from launch.redis_server import RedisServer
+from worker.heartbeat import Heartbeats
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +39,7 @@ async def running_hub(url: str) -> tuple[StateHub, TaskStore, Redis, Redis]:
     hub = StateHub(listener, PREFIX, queue_size=1000)
     await hub.start()
     assert await hub.wait_connected(5)
-    return hub, TaskStore(redis, PREFIX, 3600), redis, listener
+    return hub, TaskStore(redis, PREFIX, 3600, TaskBroker(celery_for(url)).mark_lost), redis, listener
 
 
 @pytest.fixture
@@ -78,9 +80,13 @@ async def test_every_watcher_sees_every_state_once_in_order(
     steps = 300
 
     def write_states() -> None:
+        # As a worker does: a heartbeat while the task runs.
+        heartbeats = Heartbeats(lambda: backend.client, ttl=30)
+        heartbeats.started(task_id)
         for step in range(steps):
             backend.store_result(task_id, progress_meta(step * 99 // steps, f"step {step}"), PROGRESS_STATE)
         backend.store_result(task_id, {"output_type": "batchtext", "texts": []}, "SUCCESS")
+        heartbeats.finished(task_id)
 
     async def late_watcher(delay: float) -> list[bytes]:
         await asyncio.sleep(delay)
