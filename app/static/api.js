@@ -1,0 +1,37 @@
+// Every request the page makes goes through apiFetch, so headers such as an API token
+// (Authorization: Bearer ...) can be added in one place: requestHeaders.
+
+export const requestHeaders = {};
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function apiFetch(url, options = {}) {
+  let response;
+  try {
+    response = await fetch(url, { ...options, headers: { ...requestHeaders, ...options.headers } });
+  } catch (error) {
+    throw new ApiError(0, `Cannot reach the service (${error.message})`);
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, body?.error || `The service answered ${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+export function submitFolder(path) {
+  return apiFetch("audio/transcribe", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ inputs: { input_dir: { path } }, parameters: {} }),
+  });
+}
+
+export function cancelTask(taskId) {
+  return apiFetch(`audio/transcribe/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+}

@@ -1,0 +1,187 @@
+"""The page at / in a real browser (Debian's chromium driven by Playwright) against the real service."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
+
+from launch.processes import wait_for
+from tests.integration.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DONE_WITHIN_MS = 60_000
+EVENTS_ROUTE = re.compile(r"/audio/transcribe/events/")
+
+# Every value each progress bar takes, keyed by its label: the test reads them after the fact.
+RECORD_PROGRESS = """
+window.progressSeen = {};
+new MutationObserver((records) => {
+  for (const { target } of records) {
+    if (target.localName === "progress" && target.hasAttribute("value")) {
+      (window.progressSeen[target.getAttribute("aria-label")] ??= []).push(target.value);
+    }
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["value"] });
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"No browser: {CHROMIUM} is missing (apt-get install chromium; .ci/run does that as root)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, service: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=service, accept_downloads=True)
+    context.add_init_script(RECORD_PROGRESS)
+    page = context.new_page()
+    errors: list[Exception] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    yield page
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def submit(page: Page, folder: Path) -> Locator:
+    """Submits a folder through the form and returns that job's box on the page."""
+    if page.url == "about:blank":
+        page.goto("/")
+    page.get_by_label("Folder of audio files").fill(str(folder))
+    page.get_by_role("button", name="Transcribe").click()
+    job = page.get_by_role("article", name=str(folder), exact=True)
+    expect(job).to_be_visible()
+    return job
+
+
+def progress_seen(page: Page, folder: Path) -> list[int]:
+    return page.evaluate("(label) => window.progressSeen[label] ?? []", f"Progress of {folder}")
+
+
+def result_of(service: str, job: Locator) -> dict:
+    task_id = job.get_attribute("data-task-id")
+    with urlopen(f"{service}/audio/transcribe/result/{task_id}", timeout=10) as response:
+        return json.load(response)["root"]
+
+
+def expect_batch_transcribed(job: Locator, service: str) -> None:
+    expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    expect(job.locator(".transcript .name")).to_have_text(["train.WAV", "weather.mp3", "cooking.flac"])
+    texts = [t["value"] for t in result_of(service, job)["texts"]]
+    expect(job.locator(".transcript pre")).to_have_text(texts)
+    assert "london" in texts[0].lower()
+
+
+def test_submit_shows_a_moving_bar_then_the_transcripts(page: Page, service: str, audio_root: Path) -> None:
+    batch = submit(page, audio_root / "batch")
+    with_corrupt = submit(page, audio_root / "with_corrupt")  # a second job while the first runs
+
+    expect(batch.locator(".transport")).to_have_text("Live updates over Server-Sent Events")
+    expect(batch.locator(".elapsed")).to_contain_text("Elapsed")
+    expect_batch_transcribed(batch, service)
+    bar = batch.get_by_role("progressbar")
+    expect(bar).to_have_attribute("value", "100")
+    expect(batch.locator(".percent")).to_have_text("100%")
+    seen = progress_seen(page, audio_root / "batch")
+    assert len({p for p in seen if p < 100}) >= 2, f"the bar took only {seen} before the end"
+    assert seen == sorted(seen), seen
+
+    with page.expect_download() as download:
+        batch.get_by_role("link", name="Download").nth(1).click()
+    assert download.value.suggested_filename == "weather.txt"
+    assert "weather" in Path(download.value.path()).read_text().lower()
+
+    expect(with_corrupt.locator(".state")).to_have_text("Done, with errors", timeout=DONE_WITHIN_MS)
+    expect(with_corrupt.get_by_role("alert")).to_have_text("1 of 2 files could not be transcribed; see below.")
+    expect(with_corrupt.locator(".transcript.failed .name")).to_have_text("broken.mp3: could not be transcribed")
+    expect(with_corrupt.locator(".transcript.failed pre")).to_contain_text("broken.mp3")
+    page.screenshot(path=ARTIFACTS / "page-finished.png", full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("how", "transport"),
+    [
+        ("no EventSource", "Polling the result every 1 s (this browser has no EventSource)"),
+        ("stream refused", "Polling the result every 1 s (the live stream kept failing)"),
+    ],
+)
+def test_polling_fallback_reaches_the_same_result(
+    page: Page, service: str, audio_root: Path, how: str, transport: str
+) -> None:
+    if how == "no EventSource":
+        page.add_init_script("delete window.EventSource")
+    else:
+        page.route(EVENTS_ROUTE, lambda route: route.fulfill(status=503, json={"error": "Not subscribed to Redis"}))
+    job = submit(page, audio_root / "batch")
+    expect(job.locator(".transport")).to_have_text(transport)
+    expect_batch_transcribed(job, service)
+
+
+def test_a_dropped_stream_reconnects_and_still_gets_the_result(page: Page, service: str, audio_root: Path) -> None:
+    def drop_after_the_job_ends(route: Route) -> None:
+        # The first stream stays silent until the task is done, then ends: the final event
+        # happened while the page was not connected, and must reach it on the reconnect.
+        result_url = route.request.url.replace("/events/", "/result/")
+        wait_for(lambda: _final(result_url), DONE_WITHIN_MS / 1000, "the task to finish")
+        route.fulfill(status=200, content_type="text/event-stream", body="retry: 100\n\n")
+
+    page.route(EVENTS_ROUTE, drop_after_the_job_ends, times=1)
+    job = submit(page, audio_root / "batch")
+    expect_batch_transcribed(job, service)
+    expect(job.locator(".transport")).to_have_text("Live updates over Server-Sent Events")
+
+
+def _final(result_url: str) -> bool:
+    with urlopen(result_url, timeout=10) as response:
+        return json.load(response)["root"].get("title") not in {"progress", "status"}
+
+
+def test_cancel_ends_the_job(page: Page, audio_root: Path) -> None:
+    job = submit(page, audio_root / "many")
+    expect(job.locator(".description")).to_contain_text("Transcribing", timeout=DONE_WITHIN_MS)
+    expect(job.locator(".eta")).to_have_text(re.compile(r"estimating…|about \d+ s left"))
+    expect(job.locator(".eta")).to_have_text(re.compile(r"about \d+ s left"), timeout=DONE_WITHIN_MS)
+    page.screenshot(path=ARTIFACTS / "page-running.png", full_page=True)
+    job.get_by_role("button", name="Cancel").click()
+    expect(job.locator(".state")).to_have_text("Cancelled")
+    expect(job.get_by_role("alert")).to_have_text("Task cancelled")
+    expect(job.get_by_role("button", name="Cancel")).to_be_hidden()
+
+
+def test_a_reload_keeps_the_job(page: Page, audio_root: Path) -> None:
+    job = submit(page, audio_root / "long")
+    task_id = job.get_attribute("data-task-id")
+    expect(job.locator(".state")).to_have_text(re.compile("Queued|Running"))
+    page.reload()
+    expect(job).to_have_attribute("data-task-id", task_id)
+    expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    expect(job.locator(".transcript pre")).to_contain_text("sister")
+
+    page.reload()
+    expect(job.locator(".state")).to_have_text("Done")
+    expect(job.locator(".transcript pre")).to_contain_text("sister")
+    job.get_by_role("button", name="Remove from list").click()
+    page.reload()
+    expect(page.get_by_text("No jobs yet.")).to_be_visible()
+
+
+def test_a_bad_folder_is_an_error_naming_it(page: Page, audio_root: Path) -> None:
+    page.goto("/")
+    missing = audio_root / "nowhere"
+    page.get_by_label("Folder of audio files").fill(str(missing))
+    page.get_by_role("button", name="Transcribe").click()
+    expect(page.get_by_role("alert")).to_contain_text(str(missing))
+    expect(page.locator(".job")).to_have_count(0)
