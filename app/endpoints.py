@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import orjson
 from pydantic import BaseModel, ValidationError
-from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from app.bodies import parse_json, read_body
 from app.errors import InputError, ServiceUnavailable, error_response, json_response
 from app.services import Services, services_of
 from app.settings import Settings
-from app.streaming import task_frames
+from app.streaming import CountedEventSourceResponse, task_frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ class AsyncEndpoint:
 
     async def submit(self, request: Request) -> Response:
         services = services_of(request)
-        payload = _parse_json(await _read_body(request, services.settings.max_body_bytes))
+        payload = parse_json(await read_body(request, services.settings.max_body_bytes))
         try:
             body = self.request_model.model_validate(payload)
         except ValidationError as exc:
@@ -77,9 +76,16 @@ class AsyncEndpoint:
                 return Response(status_code=204)
         if not services.hub.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
+        if not services.streams.try_acquire():
+            return error_response(
+                f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
+                503,
+                {"Retry-After": "5"},
+            )
         settings = services.settings
-        return EventSourceResponse(
+        return CountedEventSourceResponse(
             task_frames(services.hub, services.store, task_id, last_event_id, settings.sse_retry_ms),
+            slots=services.streams,
             ping=settings.sse_ping_seconds,
             send_timeout=settings.sse_send_timeout,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -108,28 +114,6 @@ def _is_task_id(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except ValueError:
         return False
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = InputError(f"The request body is larger than the limit of {limit} bytes", 413)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body:
-        raise InputError("The request body is empty; it must be a JSON object", 400)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"The request body is not valid JSON: {exc}", 400) from exc
 
 
 def _describe(exc: ValidationError) -> str:

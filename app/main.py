@@ -13,12 +13,15 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import audio
+from app.access import TokenAuth, login_route
 from app.broker import TaskBroker, create_celery_client
 from app.errors import ServiceUnavailable, exception_handlers, json_response
 from app.hub import StateHub
@@ -26,6 +29,7 @@ from app.liveness import check_liveness
 from app.services import Services, services_of
 from app.settings import Settings
 from app.store import TaskStore
+from app.streaming import StreamSlots
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,9 @@ async def healthz(request: Request) -> Response:
         await services.store.ping()
     except ServiceUnavailable as exc:
         return json_response({"status": "unavailable", "error": str(exc)}, 503, {"Retry-After": "2"})
-    return json_response({"status": "ok", "redis": "ok", "subscribed": services.hub.connected})
+    return json_response(
+        {"status": "ok", "redis": "ok", "subscribed": services.hub.connected, "streams": services.streams.open}
+    )
 
 
 async def page(request: Request) -> Response:
@@ -76,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
         liveness = asyncio.create_task(check_liveness(hub, store, settings.worker_lost_after / 4))
         try:
-            yield {"services": Services(settings, store, hub, broker)}
+            yield {"services": Services(settings, store, hub, broker, StreamSlots(settings.max_streams))}
         finally:
             liveness.cancel()
             await hub.stop()
@@ -91,4 +97,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     for endpoint in ENDPOINTS:
         routes.extend(endpoint.routes())
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                expose_headers=["Location"],
+            )
+        )
+    if settings.api_token:
+        routes.append(login_route(settings.api_token))
+        middleware.append(Middleware(TokenAuth, token=settings.api_token))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=exception_handlers)

@@ -10,6 +10,7 @@ from app.broker import TaskBroker
 from app.hub import StateHub
 from app.settings import Settings
 from app.store import TaskStore
+from app.streaming import StreamSlots
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Services:
     store: TaskStore
     hub: StateHub
     broker: TaskBroker
+    streams: StreamSlots
 
 
 def services_of(request: Request) -> Services:

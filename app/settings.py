@@ -45,6 +45,12 @@ class Settings:
     sse_send_timeout: float = 30.0
     # A running task whose worker has not shown a sign of life for this long has failed.
     worker_lost_after: float = WORKER_LOST_AFTER
+    # Open SSE streams per process; past it, new ones get 503 with Retry-After.
+    max_streams: int = 10_000
+    # When set, every route but /healthz needs it (see app/access.py).
+    api_token: str | None = None
+    # Origins allowed to call the API from a browser; none by default.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -62,4 +68,7 @@ class Settings:
             stream_queue_size=setting_int(environ, "STREAM_QUEUE_SIZE", defaults.stream_queue_size, 2),
             sse_send_timeout=setting_float(environ, "SSE_SEND_TIMEOUT", defaults.sse_send_timeout, 0.1),
             worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", defaults.worker_lost_after, 1),
+            max_streams=setting_int(environ, "MAX_STREAMS", defaults.max_streams, 1),
+            api_token=environ.get("API_TOKEN") or None,
+            cors_origins=tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from app.errors import ServiceUnavailable
 from app.events import stream_lost_event
@@ -42,3 +46,36 @@ async def task_frames(
                 last_id = event.id
     except ServiceUnavailable as exc:
         yield stream_lost_event(str(exc)).frame
+
+
+class StreamSlots:
+    """Counts a process's open streams against its limit."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit has value {limit!r}; it must be at least 1")
+        self.limit = limit
+        self.open = 0
+
+    def try_acquire(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def release(self) -> None:
+        self.open -= 1
+
+
+class CountedEventSourceResponse(EventSourceResponse):
+    """An SSE response that gives its slot back however the stream ends."""
+
+    def __init__(self, *args: Any, slots: StreamSlots, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slots.release()

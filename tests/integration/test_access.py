@@ -1,0 +1,135 @@
+"""API_TOKEN, CORS and the per-process stream cap, against a real web process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launch.processes import start_web
+from launch.redis_server import RedisServer
+from tests.integration.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def guarded(redis_server: RedisServer, audio_root: Path, service_env: dict[str, str]) -> Iterator[str]:
+    # No worker listens on this database: tasks stay queued, so their streams stay open.
+    env = {
+        **service_env,
+        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/6",
+        "API_TOKEN": TOKEN,
+        "CORS_ORIGINS": "https://allowed.example",
+        "MAX_STREAMS": "2",
+    }
+    process, base_url = start_web(env, ARTIFACTS, name="web-access")
+    yield base_url
+    process.stop()
+
+
+@pytest.fixture
+async def client(guarded: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=guarded, timeout=10) as client:
+        yield client
+
+
+async def submit(client: httpx.AsyncClient, audio_root: Path, **kwargs: object) -> httpx.Response:
+    body = {"inputs": {"input_dir": {"path": str(audio_root / "batch")}}}
+    return await client.post("/audio/transcribe", json=body, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+async def test_api_without_the_token_is_401_json(
+    client: httpx.AsyncClient, audio_root: Path, headers: dict[str, str]
+) -> None:
+    response = await submit(client, audio_root, headers=headers)
+    assert response.status_code == 401
+    assert "API token" in response.json()["error"]
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_bearer_token_opens_every_route(client: httpx.AsyncClient, audio_root: Path) -> None:
+    task = (await submit(client, audio_root, headers=BEARER)).json()
+    assert (await client.get(task["result_url"])).status_code == 401
+    assert (await client.get(task["result_url"], headers=BEARER)).json()["root"]["title"] == "status"
+    async with client.stream("GET", task["events_url"], headers=BEARER) as stream:
+        assert stream.status_code == 200
+    assert (await client.delete(f"/audio/transcribe/{task['task_id']}", headers=BEARER)).status_code == 202
+
+
+async def test_a_browser_signs_in_once_and_its_streams_carry_the_cookie(
+    client: httpx.AsyncClient, audio_root: Path
+) -> None:
+    page = await client.get("/")
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert "<form" in (await client.get("/login")).text
+
+    wrong = await client.post("/login", data={"token": "nope"})
+    assert wrong.status_code == 401
+    assert not client.cookies
+
+    right = await client.post("/login", data={"token": TOKEN})
+    assert right.status_code == 303
+    cookie = right.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert TOKEN not in cookie
+
+    assert (await client.get("/")).status_code == 200
+    task = (await submit(client, audio_root)).json()
+    async with client.stream("GET", task["events_url"]) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+    await client.delete(f"/audio/transcribe/{task['task_id']}")
+    client.cookies.clear()
+
+
+@pytest.mark.parametrize(("origin", "allowed"), [("https://allowed.example", True), ("https://evil.example", False)])
+async def test_cors_answers_only_configured_origins(client: httpx.AsyncClient, origin: str, allowed: bool) -> None:
+    preflight = await client.options(
+        "/audio/transcribe",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert (preflight.headers.get("access-control-allow-origin") == origin) is allowed
+
+
+async def test_cors_is_closed_by_default(service: str) -> None:
+    async with httpx.AsyncClient(base_url=service) as client:
+        response = await client.get("/healthz", headers={"Origin": "https://allowed.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_streams_past_the_cap_get_503_with_retry_after(client: httpx.AsyncClient, audio_root: Path) -> None:
+    task = (await submit(client, audio_root, headers=BEARER)).json()
+    url = task["events_url"]
+    async with client.stream("GET", url, headers=BEARER) as one, client.stream("GET", url, headers=BEARER) as two:
+        assert (one.status_code, two.status_code) == (200, 200)
+        third = await client.get(url, headers=BEARER)
+        assert third.status_code == 503
+        assert third.headers["retry-after"] == "5"
+        assert "limit of 2 streams" in third.json()["error"]
+
+    async def slots_free() -> bool:
+        return (await client.get("/healthz")).json()["streams"] == 0
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await slots_free():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    async with client.stream("GET", url, headers=BEARER) as again:
+        assert again.status_code == 200
+    await client.delete(f"/audio/transcribe/{task['task_id']}", headers=BEARER)
