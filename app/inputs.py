@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,9 +30,13 @@ def resolve_folder(raw: str, allowed_roots: Sequence[Path], field: str) -> Path:
             f"{field} has value {raw!r}, which lies outside the allowed folders ({allowed}); see ALLOWED_ROOTS",
             403,
         )
-    if not resolved.exists():
-        raise InputError(f"{field} has value {raw!r}, which does not exist")
-    if not resolved.is_dir():
+    try:
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{field} has value {raw!r}, which does not exist") from None
+    except OSError as exc:  # a name too long, a loop, no permission...
+        raise InputError(f"{field} has value {raw!r}, which cannot be read: {exc.strerror}") from None
+    if not stat.S_ISDIR(mode):
         raise InputError(f"{field} has value {raw!r}, which is not a folder")
     return resolved
 
