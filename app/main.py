@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypedDict
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from starlette.applications import Starlette
@@ -61,12 +61,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        # A pooled connection may have died with a Redis restart: retry once on a fresh one.
-        redis = Redis.from_url(
-            settings.result_backend,
-            socket_connect_timeout=2,
-            socket_timeout=5,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        # A burst of requests waits for one of a bounded set of connections rather than
+        # failing; a pooled connection that died with a Redis restart is retried on a new one.
+        redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.result_backend,
+                max_connections=settings.redis_max_connections,
+                timeout=5,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            )
         )
         # The subscription reconnects in the hub, which must know when it did (messages may
         # have been missed), so the client must not retry behind its back.
