@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from launch.processes import start_web, wait_for
+from launch.processes import start_web, start_worker, wait_for
 from launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS, DATA
 
@@ -23,11 +25,21 @@ def test_redis_outage_answers_503_json_and_the_service_recovers_by_itself(tmp_pa
     with RedisServer() as redis:
         env = {**os.environ, "REDIS_URL": redis.url, "ALLOWED_ROOTS": str(tmp_path)}
         web, base_url = start_web(env, ARTIFACTS, name="web-outage")
+        worker = None
         try:
             with httpx.Client(base_url=base_url, timeout=10) as client:
                 task = client.post("/audio/transcribe", json=body).json()
+                with client.stream("GET", task["events_url"]) as stream:
+                    lines = stream.iter_lines()
+                    assert next(line for line in lines if line.startswith("event:")) == "event: status"
+                    redis.stop()
+                    stopped = time.monotonic()
+                    rest = list(lines)  # the server ends the stream: this returns
+                    ended_after = time.monotonic() - stopped
+                error_data = rest[rest.index("event: error") + 1]
+                assert json.loads(error_data.removeprefix("data:"))["reconnect"] is True
+                assert ended_after < 5, f"the open stream took {ended_after:.1f} s to end"
 
-                redis.stop()
                 for method, url in [
                     ("GET", "/healthz"),
                     ("POST", "/audio/transcribe"),
@@ -54,5 +66,13 @@ def test_redis_outage_answers_503_json_and_the_service_recovers_by_itself(tmp_pa
                 assert again.status_code == 202
                 pending = client.get(again.json()["result_url"]).json()
                 assert pending["root"]["value"] == "Task status: PENDING"
+
+                # A new job after the outage streams to its result.
+                worker = start_worker(env, ARTIFACTS, name="worker-outage")
+                with client.stream("GET", again.json()["events_url"], timeout=120) as stream:
+                    kinds = [line for line in stream.iter_lines() if line.startswith("event:")]
+                assert kinds[-1] == "event: result"
         finally:
+            if worker is not None:
+                worker.stop()
             web.stop()
