@@ -1,0 +1,181 @@
+"""The service's HTTP API as the terminal client uses it: submit, cancel, and follow a task."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import httpx
+from httpx_sse import SSEError, connect_sse
+
+ENDPOINT = "/audio/transcribe"
+# Failed attempts in a row, with no state between them, before following a task is given up.
+MAX_FAILURES = 8
+MAX_BACKOFF = 10.0
+
+Kind = Literal["status", "progress", "result", "error"]
+Notify = Callable[[str], None]
+
+
+class ServiceError(Exception):
+    """The service said no, or did not answer (``status`` 0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """One state of a task: an event kind and the ``root`` of the polling body."""
+
+    kind: Kind
+    root: dict[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return self.kind in ("result", "error")
+
+
+def poll_kind(root: dict[str, Any]) -> Kind:
+    """The design note's pollForResult: progress, or a status saying PENDING, go on; all else is the end."""
+    title = root.get("title")
+    if title == "progress":
+        return "progress"
+    if title == "status" and "PENDING" in str(root.get("value")):
+        return "status"
+    return "error" if title in ("error", "status") else "result"
+
+
+class _Backoff:
+    def __init__(self, first: float) -> None:
+        self.first = first
+        self._failures = 0
+
+    def succeeded(self) -> None:
+        self._failures = 0
+
+    def failed(self, reason: str) -> float:
+        """The seconds to wait before trying again; raises once it has failed too often."""
+        self._failures += 1
+        if self._failures > MAX_FAILURES:
+            raise ServiceError(f"Gave up after {MAX_FAILURES} failed attempts in a row: {reason}")
+        return min(MAX_BACKOFF, self.first * 2 ** (self._failures - 1))
+
+
+@dataclass(slots=True)
+class _Resume:
+    backoff: _Backoff
+    last_id: str | None = None
+
+
+class Service:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Reads may wait between events: the server sends a keep-alive at least every 15 s.
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(10, read=60))
+        self.base_url = base_url
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._http.close()
+
+    def submit(self, folder: str) -> str:
+        body = {"inputs": {"input_dir": {"path": folder}}, "parameters": {}}
+        return str(self._request("POST", ENDPOINT, json=body).json()["task_id"])
+
+    def cancel(self, task_id: str) -> bool:
+        """True when the service is cancelling the task, False when it had already finished."""
+        return self._request("DELETE", f"{ENDPOINT}/{task_id}", allow=409).status_code == 202
+
+    def stream(self, task_id: str, notify: Notify) -> Iterator[TaskState]:
+        """The task's states from its SSE stream, reconnecting with Last-Event-ID, to the final one."""
+        resume = _Resume(_Backoff(first=0.5))
+        while True:
+            try:
+                reason = yield from self._stream_once(task_id, resume)
+            except (httpx.TransportError, SSEError) as exc:
+                reason = str(exc) or type(exc).__name__
+            if reason is None:
+                return
+            delay = resume.backoff.failed(reason)
+            notify(f"Reconnecting in {delay:g} s ({reason})")
+            time.sleep(delay)
+
+    def _stream_once(self, task_id: str, resume: _Resume) -> Generator[TaskState, None, str | None]:
+        """One connection's states. Returns why it ended before the final state, or None after it."""
+        headers = {"Last-Event-ID": resume.last_id} if resume.last_id else {}
+        with connect_sse(self._http, "GET", f"{ENDPOINT}/events/{task_id}", headers=headers) as source:
+            response = source.response
+            if response.is_error:
+                response.read()
+                _raise_for_client_error(response)
+                return _error_message(response)
+            for sse in source.iter_sse():
+                if sse.retry:
+                    resume.backoff.first = sse.retry / 1000
+                if not sse.data:
+                    continue
+                body = json.loads(sse.data)
+                if sse.event == "error" and "root" not in body:
+                    return str(body.get("error"))  # the server lost Redis; a reconnect resumes
+                resume.backoff.succeeded()
+                resume.last_id = sse.id or resume.last_id
+                state = TaskState(cast(Kind, sse.event), body["root"])
+                yield state
+                if state.final:
+                    return None
+        return "the stream ended before the task did"
+
+    def poll(self, task_id: str, interval: float, notify: Notify) -> Iterator[TaskState]:
+        """The task's states from the polling endpoint, every ``interval`` seconds, to the final one."""
+        backoff = _Backoff(first=interval)
+        while True:
+            try:
+                response = self._http.get(f"{ENDPOINT}/result/{task_id}")
+            except httpx.TransportError as exc:
+                reason = str(exc) or type(exc).__name__
+            else:
+                _raise_for_client_error(response)
+                if not response.is_error:
+                    backoff.succeeded()
+                    root = response.json()["root"]
+                    state = TaskState(poll_kind(root), root)
+                    yield state
+                    if state.final:
+                        return
+                    time.sleep(interval)
+                    continue
+                reason = _error_message(response)
+            delay = backoff.failed(reason)
+            notify(f"Polling again in {delay:g} s ({reason})")
+            time.sleep(delay)
+
+    def _request(self, method: str, url: str, allow: int | None = None, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServiceError(f"Cannot reach the service at {self.base_url}: {exc}") from exc
+        if response.is_error and response.status_code != allow:
+            raise ServiceError(_error_message(response), response.status_code)
+        return response
+
+
+def _raise_for_client_error(response: httpx.Response) -> None:
+    """A 4xx will not get better by trying again (unknown task, no token); a 5xx may."""
+    if response.is_client_error:
+        raise ServiceError(_error_message(response), response.status_code)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        message = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        message = response.text.strip() or response.reason_phrase
+    return f"{message} (HTTP {response.status_code})"

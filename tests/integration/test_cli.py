@@ -1,0 +1,205 @@
+"""The terminal client, run as the installed console script, against the real service."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+LIVE_PROGRESS = Path(sys.executable).parent / "live-progress"
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed() -> None:
+    if not LIVE_PROGRESS.exists():
+        pytest.fail(f"{LIVE_PROGRESS} is missing: `pip install -e .` installs the console script")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LIVE_PROGRESS), *args], capture_output=True, text=True, timeout=TIMEOUT)
+
+
+class Running:
+    """A live-progress still running, whose stderr can be waited on line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [str(LIVE_PROGRESS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.stderr: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matched {pattern!r} within {timeout} s: {self.stderr}") from None
+            if line is None:
+                raise AssertionError(f"live-progress ended without a line matching {pattern!r}: {self.stderr}")
+            self.stderr.append(line)
+            if match := re.search(pattern, line):
+                return match
+
+    def finish(self) -> tuple[int, str, str]:
+        """Waits for the exit; returns the exit code, stdout and all of stderr."""
+        assert self.process.stdout is not None
+        stdout = self.process.stdout.read()
+        code = self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        while (line := self._lines.get_nowait()) is not None:
+            self.stderr.append(line)
+        return code, stdout, "".join(self.stderr)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(TIMEOUT)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def start() -> Iterator[type[Running]]:
+    started: list[Running] = []
+
+    class Tracked(Running):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    yield Tracked
+    for running in started:
+        running.close()
+
+
+def percents(stderr: str) -> list[int]:
+    return [int(p) for p in re.findall(r"^\s*(\d+)%  ", stderr, re.MULTILINE)]
+
+
+def result_of(service: str, task_id: str) -> dict:
+    with urlopen(f"{service}/audio/transcribe/result/{task_id}", timeout=10) as response:
+        return json.load(response)["root"]
+
+
+def test_transcribe_follows_the_stream_then_prints_the_transcripts(service: str, audio_root: Path) -> None:
+    batch = audio_root / "batch"
+    done = run("transcribe", str(batch), "--url", service)
+
+    assert done.returncode == 0, done.stderr
+    assert f"Submitted {batch} as task " in done.stderr
+    assert "over Server-Sent Events" in done.stderr
+    assert "Transcribing weather.mp3 (2 of 3)" in done.stderr
+    seen = percents(done.stderr)
+    assert len(set(seen)) >= 2 and seen == sorted(seen), done.stderr
+    titles = re.findall(r"^# (.+)$", done.stdout, re.MULTILINE)
+    assert titles == [str(batch / "train.WAV"), str(batch / "weather.mp3"), str(batch / "sub" / "cooking.flac")]
+    assert "london" in done.stdout.lower() and "onions" in done.stdout.lower()
+
+
+def test_poll_reaches_the_same_transcripts_and_output_writes_them(
+    service: str, audio_root: Path, tmp_path: Path
+) -> None:
+    done = run(
+        "transcribe", str(audio_root / "batch"), "--url", service, "--poll", "--interval", "0.2", "-o", str(tmp_path)
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "Polling" in done.stderr and "Server-Sent Events" not in done.stderr
+    assert f"Wrote 3 transcripts to {tmp_path}" in done.stderr
+    assert done.stdout == ""
+    written = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.txt"))
+    assert written == ["sub/cooking.txt", "train.txt", "weather.txt"]
+    assert "london" in (tmp_path / "train.txt").read_text().lower()
+
+
+def test_ctrl_c_detaches_and_watch_follows_to_the_end(service: str, audio_root: Path, start: type[Running]) -> None:
+    following = start("transcribe", str(audio_root / "long"), "--url", service)
+    task_id = following.wait_for_line(r"as task (\S+)")[1]
+    following.wait_for_line("Transcribing story.mp3")
+    following.process.send_signal(signal.SIGINT)
+    code, _, stderr = following.finish()
+
+    assert code == 130, stderr
+    again = stderr.strip().splitlines()[-1].strip()
+    assert again == f"live-progress watch {task_id} --url {service}"
+
+    watched = run(*shlex.split(again)[1:])
+    assert watched.returncode == 0, watched.stderr
+    assert f"# {audio_root / 'long' / 'story.mp3'}" in watched.stdout
+    assert "sister" in watched.stdout
+
+
+def test_a_cancelled_task_exits_3(service: str, audio_root: Path, start: type[Running]) -> None:
+    following = start("transcribe", str(audio_root / "many"), "--url", service, "--poll", "--interval", "0.2")
+    task_id = following.wait_for_line(r"as task (\S+)")[1]
+    following.wait_for_line("Transcribing")
+    with urlopen(Request(f"{service}/audio/transcribe/{task_id}", method="DELETE"), timeout=10) as response:
+        assert response.status == 202
+    code, stdout, stderr = following.finish()
+
+    assert code == 3, stderr
+    assert stderr.strip().endswith("Task cancelled")
+    assert stdout == ""
+
+
+def test_ctrl_c_with_cancel_on_interrupt_cancels(service: str, audio_root: Path, start: type[Running]) -> None:
+    following = start("transcribe", str(audio_root / "many"), "--url", service, "--cancel-on-interrupt")
+    task_id = following.wait_for_line(r"as task (\S+)")[1]
+    following.wait_for_line("Transcribing")
+    following.process.send_signal(signal.SIGINT)
+    code, _, stderr = following.finish()
+
+    assert code == 3, stderr
+    assert f"Cancelling task {task_id}" in stderr
+    assert result_of(service, task_id)["value"] == "Task cancelled"
+
+
+def test_a_file_that_cannot_be_transcribed_exits_1(service: str, audio_root: Path) -> None:
+    done = run("transcribe", str(audio_root / "with_corrupt"), "--url", service)
+
+    assert done.returncode == 1, done.stderr
+    assert f"error: could not transcribe {audio_root / 'with_corrupt' / 'broken.mp3'}" in done.stderr
+    assert "library" in done.stdout.lower()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["transcribe", "{root}/nowhere"], "{root}/nowhere"),
+        (["watch", "00000000-0000-0000-0000-000000000000"], "00000000-0000-0000-0000-000000000000"),
+    ],
+)
+def test_what_the_service_refuses_exits_2_naming_it(
+    service: str, audio_root: Path, args: list[str], named: str
+) -> None:
+    done = run(*(arg.format(root=audio_root) for arg in args), "--url", service)
+
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and named.format(root=audio_root) in last, done.stderr
