@@ -89,9 +89,11 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", co
     return process
 
 
-def start_web(env: Mapping[str, str], log_dir: Path, name: str = "web") -> tuple[Process, str]:
+def start_web(
+    env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None
+) -> tuple[Process, str]:
     """A uvicorn serving the app; returns it and its base URL once it is subscribed to Redis."""
-    port = free_port()
+    port = port or free_port()
     process = Process(
         name,
         [
