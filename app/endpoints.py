@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.bodies import parse_json, read_body
 from app.errors import InputError, ServiceUnavailable, error_response, json_response
+from app.events import TaskEvent
 from app.services import Services, services_of
 from app.settings import Settings
 from app.streaming import CountedEventSourceResponse, task_frames
@@ -62,18 +63,15 @@ class AsyncEndpoint:
         )
 
     async def result(self, request: Request) -> Response:
-        services, task_id = await self._issued_task(request)
-        event = await services.store.read_event(task_id)
+        _, _, event = await self._issued_task(request)
         return Response(event.data, media_type="application/json")
 
     async def events(self, request: Request) -> Response:
-        services, task_id = await self._issued_task(request)
+        services, task_id, current = await self._issued_task(request)
         last_event_id = request.headers.get("last-event-id") or None
-        if last_event_id is not None:
-            current = await services.store.read_event(task_id)
-            if current.final and current.id == last_event_id:
-                # The client has the final event: 204 tells EventSource to stop reconnecting.
-                return Response(status_code=204)
+        if current.final and current.id == last_event_id:
+            # The client has the final event: 204 tells EventSource to stop reconnecting.
+            return Response(status_code=204)
         if not services.hub.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
         if not services.streams.try_acquire():
@@ -92,21 +90,22 @@ class AsyncEndpoint:
         )
 
     async def cancel(self, request: Request) -> Response:
-        services, task_id = await self._issued_task(request)
-        event = await services.store.read_event(task_id)
+        services, task_id, event = await self._issued_task(request)
         if event.final:
             return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
         await services.broker.cancel(task_id, started=event.kind != "status")
         return json_response({"task_id": task_id, "status": "cancelling"}, 202)
 
-    async def _issued_task(self, request: Request) -> tuple[Services, str]:
+    async def _issued_task(self, request: Request) -> tuple[Services, str, TaskEvent]:
+        """The task the path names, if this endpoint issued it, and its current state."""
         services = services_of(request)
         task_id = request.path_params["task_id"]
         if not _is_task_id(task_id):
             raise HTTPException(404, f"{task_id!r} is not a task id")
-        if await services.store.issued_by(task_id) != self.path:
+        issued_by, event = await services.store.read_issued(task_id)
+        if issued_by != self.path:
             raise HTTPException(404, f"No task {task_id} was issued by {self.path} (or it has expired)")
-        return services, task_id
+        return services, task_id, event
 
 
 def _is_task_id(value: str) -> bool:

@@ -65,6 +65,8 @@ class StateHub:
         self._queue_size = queue_size
         self._watchers: dict[bytes, set[Inbox]] = {}
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
+        self._next_sync: asyncio.Future[None] | None = None
+        self._sync_pings: set[asyncio.Task[None]] = set()
         self._tokens = itertools.count()
         self._pubsub = None
         self._subscribed = asyncio.Event()
@@ -114,22 +116,38 @@ class StateHub:
         """Wait until every message Redis published before this call has been handed out.
 
         A PING on the subscription's own connection is answered after everything already
-        queued on it, so its reply is a barrier between older and newer messages.
+        queued on it, so its reply is a barrier between older and newer messages. Callers
+        in the same turn of the event loop share one PING: it is sent after all of them
+        asked, so it is a barrier for each (a burst of connecting streams costs one).
         """
+        if self._pubsub is None:
+            return
+        if self._next_sync is None:
+            self._next_sync = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._send_sync)
+        await asyncio.shield(self._next_sync)
+
+    def _send_sync(self) -> None:
+        pong, self._next_sync = self._next_sync, None
+        assert pong is not None
         pubsub = self._pubsub
         if pubsub is None:
+            pong.set_result(None)
             return
         token = str(next(self._tokens)).encode()
-        pong = asyncio.get_running_loop().create_future()
         self._pongs[token] = pong
-        try:
-            await pubsub.ping(token)
-            await pong
-        except (RedisError, OSError):
-            # The listener notices too, and tells every watcher the stream is lost.
-            pass
-        finally:
-            self._pongs.pop(token, None)
+
+        async def ping() -> None:
+            try:
+                await pubsub.ping(token)
+            except (RedisError, OSError):
+                # The listener notices too and ends every stream; nobody waits for this pong.
+                self._pongs.pop(token, None)
+                if not pong.done():
+                    pong.set_result(None)
+
+        self._sync_pings.add(task := asyncio.create_task(ping()))
+        task.add_done_callback(self._sync_pings.discard)
 
     async def _run(self) -> None:
         delay = 0.1
@@ -174,7 +192,7 @@ class StateHub:
                 for inbox in inboxes:
                     inbox.put(event)
         elif kind == "pong":
-            pong = self._pongs.get(message["data"])
+            pong = self._pongs.pop(message["data"], None)
             if pong is not None and not pong.done():
                 pong.set_result(None)
         elif kind == "psubscribe":
@@ -189,3 +207,4 @@ class StateHub:
         for pong in self._pongs.values():
             if not pong.done():
                 pong.set_result(None)
+        self._pongs.clear()

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from app.events import WORKER_LOST_EVENT, TaskEvent, event_for_meta
+from app.events import PENDING_EVENT, WORKER_LOST_EVENT, TaskEvent, event_for_meta
 from contract import heartbeat_key
 
 logger = logging.getLogger(__name__)
@@ -50,26 +50,34 @@ class TaskStore:
             keys += [self._key_prefix + task_id.encode(), heartbeat_key(task_id)]
         with redis_errors():
             values = await self._redis.mget(keys)
-        events = []
-        for task_id, raw, heartbeat in zip(task_ids, values[::2], values[1::2], strict=True):
-            event = event_for_meta(raw)
-            if event.executing and heartbeat is None:
-                logger.warning("Task %s has no heartbeat: its worker is lost", task_id)
-                await self._mark_lost(task_id)
-                event = WORKER_LOST_EVENT
-            events.append(event)
-        return events
+        return [
+            await self._event(task_id, raw, heartbeat)
+            for task_id, raw, heartbeat in zip(task_ids, values[::2], values[1::2], strict=True)
+        ]
+
+    async def read_issued(self, task_id: str) -> tuple[str | None, TaskEvent]:
+        """The endpoint that issued ``task_id`` (None: this service never did, or it expired)
+        and the task's current state, in one round trip."""
+        keys = [_ISSUED_PREFIX + task_id, self._key_prefix + task_id.encode(), heartbeat_key(task_id)]
+        with redis_errors():
+            endpoint, raw, heartbeat = await self._redis.mget(keys)
+        if endpoint is None:
+            # Not ours: its state, if any, belongs to someone else's Celery app.
+            return None, PENDING_EVENT
+        return endpoint.decode(), await self._event(task_id, raw, heartbeat)
+
+    async def _event(self, task_id: str, raw: bytes | None, heartbeat: bytes | None) -> TaskEvent:
+        event = event_for_meta(raw)
+        if event.executing and heartbeat is None:
+            logger.warning("Task %s has no heartbeat: its worker is lost", task_id)
+            await self._mark_lost(task_id)
+            return WORKER_LOST_EVENT
+        return event
 
     async def record_issued(self, task_id: str, endpoint: str) -> None:
         # Kept as long as Celery keeps the result, so an id is known exactly while it has one.
         with redis_errors():
             await self._redis.set(_ISSUED_PREFIX + task_id, endpoint, ex=self._issued_ttl)
-
-    async def issued_by(self, task_id: str) -> str | None:
-        """The endpoint that issued ``task_id``, or None for an id this service never issued."""
-        with redis_errors():
-            endpoint = await self._redis.get(_ISSUED_PREFIX + task_id)
-        return endpoint.decode() if endpoint is not None else None
 
     async def ping(self) -> None:
         with redis_errors():
