@@ -6,11 +6,12 @@ import argparse
 import contextlib
 import os
 import shlex
+import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
 
 from cli.display import open_display
 from cli.eta import ProgressClock
@@ -84,45 +85,69 @@ def watch_command(args: argparse.Namespace, task_id: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(os.environ).parse_args(argv)
-    stderr = sys.stderr
     try:
         with Service(args.url, args.token) as service:
-            return _run(args, service, stderr)
+            return _run(args, service)
     except ServiceError as exc:
-        _say(stderr, f"error: {exc}")
+        _say(f"error: {exc}")
         return EXIT_USAGE if 400 <= exc.status < 500 else EXIT_FAILED
     except KeyboardInterrupt:
-        # Before there was a task to follow, or a second Ctrl-C while cancelling.
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED  # before there was a task to follow
 
 
-def _run(args: argparse.Namespace, service: Service, stderr: TextIO) -> int:
+def _run(args: argparse.Namespace, service: Service) -> int:
     started = time.monotonic()
     if args.command == "transcribe":
         folder = str(args.folder.expanduser().resolve())
         task_id = service.submit(folder)
-        _say(stderr, f"Submitted {folder} as task {task_id}")
+        _say(f"Submitted {folder} as task {task_id}")
     else:
         task_id = args.task_id
+    again = watch_command(args, task_id)
     try:
-        final = _follow(args, service, stderr, task_id, started)
+        with _cancel_on_interrupt(args, task_id) if args.cancel_on_interrupt else contextlib.nullcontext():
+            final = _follow(args, service, task_id, started)
     except KeyboardInterrupt:
-        return _interrupted(args, service, stderr, task_id)
+        _say(f"Detached from task {task_id}; it goes on. Follow it again with:\n  {again}")
+        return EXIT_INTERRUPTED
     except ServiceError as exc:
         if exc.status:
             raise
-        _say(stderr, f"error: {exc}\nThe task may go on. Follow it again with:\n  {watch_command(args, task_id)}")
+        _say(f"error: {exc}\nThe task may go on. Follow it again with:\n  {again}")
         return EXIT_FAILED
-    return _report(args, stderr, final)
+    return _report(args, final)
 
 
-def _follow(args: argparse.Namespace, service: Service, stderr: TextIO, task_id: str, started: float) -> TaskState:
-    display = open_display(stderr, ProgressClock(started))
+@contextlib.contextmanager
+def _cancel_on_interrupt(args: argparse.Namespace, task_id: str) -> Iterator[None]:
+    """The first Ctrl-C cancels the task, and following goes on to the cancelled state on the
+    same stream; a second one detaches."""
+
+    def cancel(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _say(f"Cancelling task {task_id} (Ctrl-C again to detach)")
+        # A client of its own: the interrupted one may be in the middle of a request.
+        try:
+            with Service(args.url, args.token) as service:
+                if not service.cancel(task_id):
+                    _say("It had already finished")
+        except ServiceError as exc:
+            _say(f"error: could not cancel: {exc}")
+
+    previous = signal.signal(signal.SIGINT, cancel)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _follow(args: argparse.Namespace, service: Service, task_id: str, started: float) -> TaskState:
+    display = open_display(sys.stderr, ProgressClock(started))
     if args.poll:
-        _say(stderr, f"Polling {args.url} every {args.interval:g} s")
+        _say(f"Polling {args.url} every {args.interval:g} s")
         states = service.poll(task_id, args.interval, display.notice)
     else:
-        _say(stderr, f"Following {args.url} over Server-Sent Events")
+        _say(f"Following {args.url} over Server-Sent Events")
         states = service.stream(task_id, display.notice)
     try:
         with contextlib.closing(states):
@@ -135,35 +160,24 @@ def _follow(args: argparse.Namespace, service: Service, stderr: TextIO, task_id:
     raise ServiceError(f"The updates of task {task_id} ended before it did")
 
 
-def _interrupted(args: argparse.Namespace, service: Service, stderr: TextIO, task_id: str) -> int:
-    if not args.cancel_on_interrupt:
-        again = watch_command(args, task_id)
-        _say(stderr, f"Detached from task {task_id}; it goes on. Follow it again with:\n  {again}")
-        return EXIT_INTERRUPTED
-    if not service.cancel(task_id):
-        _say(stderr, f"Task {task_id} had already finished. See it with:\n  {watch_command(args, task_id)}")
-        return EXIT_INTERRUPTED
-    _say(stderr, f"Cancelling task {task_id}")
-    return _report(args, stderr, _follow(args, service, stderr, task_id, time.monotonic()))
-
-
-def _report(args: argparse.Namespace, stderr: TextIO, final: TaskState) -> int:
+def _report(args: argparse.Namespace, final: TaskState) -> int:
     root = final.root
     if final.kind == "error":
-        _say(stderr, root["value"] if root["value"] == CANCELLED else f"error: {root['value']}")
+        _say(root["value"] if root["value"] == CANCELLED else f"error: {root['value']}")
         return exit_code(final)
     for text in failed_texts(root):
-        _say(stderr, f"error: could not transcribe {text['title']}: {text['value']}")
+        _say(f"error: could not transcribe {text['title']}: {text['value']}")
     if args.output:
         written = write_transcripts(root, args.output)
-        _say(stderr, f"Wrote {len(written)} transcripts to {args.output}")
+        _say(f"Wrote {len(written)} transcripts to {args.output}")
     else:
         print_transcripts(root, sys.stdout)
     return exit_code(final)
 
 
-def _say(out: TextIO, text: str) -> None:
-    print(text, file=out, flush=True)
+def _say(text: str) -> None:
+    # sys.stderr looked up each time: while a progress bar is drawn, rich puts its own there.
+    print(text, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
