@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -94,7 +94,7 @@ class Service:
         """True when the service is cancelling the task, False when it had already finished."""
         return self._request("DELETE", f"{ENDPOINT}/{task_id}", allow=409).status_code == 202
 
-    def stream(self, task_id: str, notify: Notify) -> Iterator[TaskState]:
+    def stream(self, task_id: str, notify: Notify) -> Generator[TaskState, None, None]:
         """The task's states from its SSE stream, reconnecting with Last-Event-ID, to the final one."""
         resume = _Resume(_Backoff(first=0.5))
         while True:
@@ -133,7 +133,7 @@ class Service:
                     return None
         return "the stream ended before the task did"
 
-    def poll(self, task_id: str, interval: float, notify: Notify) -> Iterator[TaskState]:
+    def poll(self, task_id: str, interval: float, notify: Notify) -> Generator[TaskState, None, None]:
         """The task's states from the polling endpoint, every ``interval`` seconds, to the final one."""
         backoff = _Backoff(first=interval)
         while True:
