@@ -43,12 +43,15 @@ class TaskBroker:
         await self._blocking(self._celery.send_task, name, task_id=task_id, kwargs=kwargs)
 
     async def cancel(self, task_id: str, started: bool) -> None:
-        """Revoke the task; a worker running it is told to stop it and records REVOKED.
+        """Revoke the task; a worker running it kills the process running it and records REVOKED.
 
         A task no worker has started yet is marked REVOKED here and now, so its watchers
         hear at once (workers skip revoked tasks when they get to them).
         """
-        await self._blocking(self._celery.control.revoke, task_id, terminate=True)
+        # SIGKILL, not Celery's default SIGTERM: the pool process turns SIGTERM into a
+        # SystemExit wherever Python happens to be, and one raised inside a __del__ is
+        # swallowed, so the transcription carried on and overwrote REVOKED with SUCCESS.
+        await self._blocking(self._celery.control.revoke, task_id, terminate=True, signal="SIGKILL")
         if not started:
             await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
 

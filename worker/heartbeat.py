@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 class Heartbeats:
     """Keeps ``heartbeat_key(task_id)`` alive for ``ttl`` seconds past the latest beat,
-    beating every ``ttl / 4`` seconds while the task runs."""
+    beating every ``ttl / 4`` seconds while the task runs, and lets it expire after."""
 
     def __init__(self, client: Callable[[], Redis], ttl: float) -> None:
         if ttl <= 0:
@@ -52,12 +52,11 @@ class Heartbeats:
         self._beat([task_id])
 
     def finished(self, task_id: str) -> None:
+        # The key is left to expire rather than deleted: when a task is revoked, its process
+        # finishes before the worker records REVOKED, and a deleted heartbeat in between
+        # would read as a lost worker.
         with self._lock:
             self._running.discard(task_id)
-        try:
-            self._client().delete(heartbeat_key(task_id))
-        except Exception:
-            logger.warning("Could not clear the heartbeat of %s", task_id, exc_info=True)
 
     def _run(self) -> None:
         while True:

@@ -99,12 +99,41 @@ async def test_killing_the_pool_process_reports_worker_lost(
     assert fault_worker.alive()
 
 
-async def test_a_finished_task_leaves_no_heartbeat(
+async def test_a_finished_task_stops_beating_and_its_heartbeat_expires(
     client: httpx.AsyncClient, fault_worker: Process, fault_env: dict[str, str], audio_root: Path
 ) -> None:
     task = await submit(client, audio_root / "batch")
     events = await read_events(client, task["events_url"])
     assert events[-1].event == "result"
     redis = Redis.from_url(fault_env["REDIS_URL"])
-    assert redis.keys("live-progress:alive:*") == []
+    key = f"live-progress:alive:{task['task_id']}"
+    first = redis.pttl(key)
+    await asyncio.sleep(LOST_AFTER / 2)  # two beat intervals: a beat would have renewed it
+    second = redis.pttl(key)
     redis.close()
+    assert 0 < first <= LOST_AFTER * 1000
+    assert second == -2 or second < first - LOST_AFTER * 1000 / 4, (first, second)
+
+
+async def test_cancelling_a_running_task_stops_it_and_it_stays_cancelled(
+    client: httpx.AsyncClient, fault_worker: Process, audio_root: Path
+) -> None:
+    """Cancel, read at once and keep reading: 'Task cancelled', never a lost worker; and once
+    the worker has gone on to other work, still cancelled (the task really stopped)."""
+    cancelled = []
+    for _ in range(3):
+        task = await submit(client, audio_root / "many")
+        await wait_until_transcribing(client, task["result_url"])
+        assert (await client.delete(f"/audio/transcribe/{task['task_id']}")).status_code == 202
+        deadline = time.monotonic() + 20
+        while (root := (await client.get(task["result_url"])).json()["root"]).get("title") == "progress":
+            assert time.monotonic() < deadline
+        assert root["value"] == "Task cancelled", root
+        events = await read_events(client, task["events_url"])
+        assert events[-1].data["root"]["value"] == "Task cancelled"
+        cancelled.append(task)
+
+    after = await submit(client, audio_root / "batch")  # runs once the worker is free again
+    assert (await read_events(client, after["events_url"]))[-1].event == "result"
+    for task in cancelled:
+        assert (await client.get(task["result_url"])).json()["root"]["value"] == "Task cancelled"
