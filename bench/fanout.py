@@ -1,0 +1,162 @@
+"""Streaming at scale (issue 4): thousands of SSE watchers on one web process.
+
+    scripts/bench fanout [--watchers 10000] [--tasks 50] [--writes-per-task 10] [--rate 100]
+                         [--polling-watchers 2000] [--push 12500,15000,...] [--quick]
+                         [--profile FILE] [--write-readme]
+
+Starts its own redis-server and, one at a time, web processes under uvicorn (no worker: a
+writer process stores PROGRESS states with Celery's own backend API, as update_state does).
+Measures the service's polling endpoint against a bare Starlette route, the service with
+``--watchers`` streams, the usual 0.5 s polling design (bench/polling_reference.py) for the
+ratios, and the service pushed on toward the file-descriptor limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import uvloop
+from redis import Redis
+
+from bench.loadgen import hammer
+from bench.measure import percentile, raise_fd_limit
+from bench.profile import Profile, Profiler, print_profile, top_frames
+from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_readme
+from bench.scenario import Load, WatchResult, run_watch
+from bench.servers import start_uvicorn
+from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
+from launch.processes import ROOT, Process
+from launch.redis_server import RedisServer
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--watchers", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--writes-per-task", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=100.0, help="state writes a second, over all tasks")
+    parser.add_argument("--polling-watchers", type=int, default=2_000)
+    parser.add_argument("--push", default="12500,15000,17500,19000,19500", help="more watcher counts; '' for none")
+    parser.add_argument(
+        "--connect-window", type=int, default=1_000, help="watchers at most awaiting their snapshot at once"
+    )
+    parser.add_argument("--http-connections", type=int, default=32)
+    parser.add_argument("--http-seconds", type=float, default=5.0)
+    parser.add_argument("--web-factory", default="app.main:create_app", help="the app under test (uvicorn --factory)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run at small sizes")
+    parser.add_argument("--profile", type=Path, help="one more run under py-spy; its raw stacks go to this file")
+    parser.add_argument("--write-readme", action="store_true", help="rewrite the results block in README.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.watchers, args.tasks, args.writes_per_task, args.rate = 2_000, 20, 5, 50.0
+        args.polling_watchers, args.push, args.http_seconds = 400, "", 2.0
+    args.push = [int(n) for n in args.push.split(",") if n.strip()]
+    return args
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, redis: RedisServer, logs: Path) -> None:
+        self.args = args
+        self.redis_url = redis.url
+        self.logs = logs
+        # MAX_STREAMS above anything pushed, so the fd limit is what stops it.
+        self.env = {**os.environ, "REDIS_URL": redis.url, "MAX_STREAMS": "30000"}
+        self.writer_commands: Counter[str] = Counter()
+
+    def load(self, watchers: int) -> Load:
+        a = self.args
+        return Load(watchers, a.tasks, a.writes_per_task, a.rate, a.connect_window)
+
+    def start_service(self, name: str) -> tuple[Process, int]:
+        return start_uvicorn(name, self.args.web_factory, self.env, self.logs, "/healthz", b'"subscribed":true')
+
+    async def service(self, watchers: int, name: str = "web", profiler: Profiler | None = None) -> WatchResult:
+        web, port = self.start_service(name)
+        try:
+            task_ids = issue_tasks(self.redis_url, self.args.tasks, 3600)
+            return await run_watch(
+                SERVICE, self.load(watchers), port, web.popen.pid, self.redis_url, task_ids,
+                lambda task_id: f"/audio/transcribe/events/{task_id}", self.writer_commands, profiler,
+            )  # fmt: skip
+        finally:
+            web.stop()
+
+    async def polling(self) -> WatchResult:
+        factory = "bench.polling_reference:create_app"
+        reference, port = start_uvicorn("polling-reference", factory, self.env, self.logs, "/healthz")
+        try:
+            task_ids = issue_tasks(self.redis_url, self.args.tasks, 3600)
+            return await run_watch(
+                POLLING, self.load(self.args.polling_watchers), port, reference.popen.pid, self.redis_url,
+                task_ids, lambda task_id: f"/events/{task_id}", self.writer_commands,
+            )  # fmt: skip
+        finally:
+            reference.stop()
+
+    async def endpoint_throughput(self) -> tuple[Throughput, Throughput]:
+        """GET /audio/transcribe/result/<id> of a running task against a bare JSON route."""
+        [task_id] = issue_tasks(self.redis_url, 1, 3600)
+        celery = celery_app(self.redis_url)
+        store_progress(celery, task_id, 4, 10)
+        celery.close()
+        web, web_port = self.start_service("web-polling")
+        bare, bare_port = start_uvicorn("bare", "bench.bare_app:create_app", self.env, self.logs, "/result/x")
+        routes = {
+            ENDPOINT: (web_port, f"/audio/transcribe/result/{task_id}"),
+            BARE: (bare_port, f"/result/{task_id}"),
+        }
+        best: dict[str, Throughput] = {}
+        try:
+            for _round in range(2):  # alternated, so both see the same noise
+                for route, (port, path) in routes.items():
+                    stats = await hammer(port, path, self.args.http_connections, 1.0, self.args.http_seconds)
+                    rps = len(stats.latencies_ns) / stats.seconds
+                    if route not in best or rps > best[route].requests_per_second:
+                        p50, p99 = (percentile(stats.latencies_ns, q) / 1e6 for q in (50, 99))
+                        client = stats.client_cpu / stats.seconds
+                        best[route] = Throughput(route, rps, p50, p99, stats.failures, client)
+        finally:
+            web.stop()
+            bare.stop()
+        return best[ENDPOINT], best[BARE]
+
+
+async def run(args: argparse.Namespace) -> tuple[str, Profile | None]:
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp, RedisServer() as redis:
+        bench = Bench(args, redis, Path(tmp) / "logs")
+        bench.writer_commands = commands_per_write(redis.url)
+        with Redis.from_url(redis.url) as client:
+            version = str(client.info("server")["redis_version"])
+        run = Run(args, bench.writer_commands, version)
+        run.endpoint, run.bare = await bench.endpoint_throughput()
+        run.service = await bench.service(args.watchers)
+        run.polling = await bench.polling()
+        run.pushed = [await bench.service(n, f"web-{n}") for n in args.push]
+        profile = None
+        if args.profile:
+            profiler = Profiler(args.profile)
+            await bench.service(args.watchers, "web-profiled", profiler)
+            profile = top_frames(args.profile)
+    return render(run), profile
+
+
+def main() -> None:
+    args = parse_args()
+    limit = raise_fd_limit()
+    if max([args.watchers, *args.push]) + 200 > limit:
+        print(f"note: the file-descriptor limit is {limit}; past it, streams will not open")
+    block, profile = uvloop.run(run(args))
+    print(block)
+    if profile is not None:
+        print_profile(args.watchers, profile)
+    if args.write_readme:
+        write_readme(ROOT / "README.md", block)
+        print("README.md results block rewritten")
+
+
+if __name__ == "__main__":
+    main()

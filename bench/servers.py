@@ -1,0 +1,40 @@
+"""The processes one benchmark run starts: web servers under uvicorn, each on its own port."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.request import urlopen
+
+from launch.processes import Process, wait_for
+from launch.redis_server import free_port
+
+# Above somaxconn, which then caps it: as deep an accept queue as the kernel allows.
+BACKLOG = 16384
+
+
+def start_uvicorn(
+    name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
+) -> tuple[Process, int]:
+    """``uvicorn --factory`` as launch.processes.start_web runs the service (uvloop and
+    httptools, one process), with a deeper backlog; returns once ``ready_path`` answers."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    process = Process(name, [*args, "--log-level", "warning", "--backlog", str(BACKLOG)], env, log_dir)
+
+    def ready() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"{name} exited:\n{process.log()}")
+        try:
+            with urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=1) as response:
+                return ready_text in response.read()
+        except OSError:
+            return False
+
+    try:
+        wait_for(ready, 30, name)
+    except BaseException:
+        process.stop()
+        raise
+    return process, port
