@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from launch.processes import Process, start_web, start_worker
 from launch.redis_server import RedisServer
@@ -74,3 +75,18 @@ def web(service_env: dict[str, str]) -> Iterator[str]:
 def service(web: str, worker: Process) -> str:
     """The base URL of a web process with a worker behind it."""
     return web
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (never a browser Playwright downloads)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"No browser: {CHROMIUM} is missing (apt-get install chromium; .ci/run does that as root)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from launch.processes import start_web
 from launch.redis_server import RedisServer
@@ -133,3 +134,25 @@ async def test_streams_past_the_cap_get_503_with_retry_after(client: httpx.Async
     async with client.stream("GET", url, headers=BEARER) as again:
         assert again.status_code == 200
     await client.delete(f"/audio/transcribe/{task['task_id']}", headers=BEARER)
+
+
+def test_a_browser_page_works_behind_the_token(browser: Browser, guarded: str, audio_root: Path) -> None:
+    """The page signs in at /login; its EventSource then streams with the cookie alone."""
+    context = browser.new_context(base_url=guarded)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        assert page.url.endswith("/login")
+        page.get_by_label("API token").fill(TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{guarded}/")
+        page.get_by_label("Folder of audio files").fill(str(audio_root / "batch"))
+        page.get_by_role("button", name="Transcribe").click()
+        job = page.get_by_role("article", name=str(audio_root / "batch"), exact=True)
+        # No worker serves this database: the job stays queued, its state pushed over SSE.
+        expect(job.locator(".transport")).to_have_text("Live updates over Server-Sent Events")
+        expect(job.locator(".state")).to_have_text("Queued")
+        job.get_by_role("button", name="Cancel").click()
+        expect(job.locator(".state")).to_have_text("Cancelled")
+    finally:
+        context.close()
