@@ -79,7 +79,9 @@ def transcribe_files(
                 on_progress(progress.at(index, segment.end))
         except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
             logger.warning("Could not transcribe %s: %s", path, exc)
-            transcripts.append(Transcript(path, error=f"Could not transcribe {path.name}: {exc}"))
+            # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
+            reason = getattr(exc, "strerror", None) or str(exc)
+            transcripts.append(Transcript(path, error=f"Could not transcribe {path.name}: {reason}"))
             continue
         transcripts.append(Transcript(path, text=" ".join(t for t in texts if t)))
     return transcripts
