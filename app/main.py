@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypedDict
 
+import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -26,6 +27,7 @@ from app.broker import TaskBroker, create_celery_client
 from app.errors import ServiceUnavailable, exception_handlers, json_response
 from app.hub import StateHub
 from app.liveness import check_liveness
+from app.openapi import openapi_document
 from app.services import Services, services_of
 from app.settings import Settings
 from app.store import TaskStore
@@ -102,6 +104,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     for endpoint in ENDPOINTS:
         routes.extend(endpoint.routes())
+    document = orjson.dumps(openapi_document(ENDPOINTS, token_required=settings.api_token is not None))
+
+    async def openapi(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    routes.append(Route("/openapi.json", openapi))
     middleware = []
     if settings.cors_origins:
         middleware.append(

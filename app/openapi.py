@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 document at /openapi.json, built from the declared endpoints."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.endpoints import AsyncEndpoint
+from app.schemas import MODELS
+
+_TASK_ID = {
+    "name": "task_id",
+    "in": "path",
+    "required": True,
+    "description": "An id this service issued",
+    "schema": {"type": "string", "format": "uuid"},
+}
+_LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "The id of the last event the client has; sent by EventSource when it reconnects",
+    "schema": {"type": "string"},
+}
+_POLLING_BODY = {
+    "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ("Queued", "Running", "Finished", "Failed")]
+}
+_EVENTS_DESCRIPTION = (
+    "Server-Sent Events. The current state at once, then every change; each event has `event:` "
+    "(`status`, `progress`, `result`, `error`), `data:` (exactly the polling body at that moment: "
+    "Queued, Running, Finished or Failed, or Lost when the web process lost Redis) and `id:` (the "
+    "same for the same state on every replica). The stream ends after `result` or `error`. The first "
+    "frame carries `retry:`; a keep-alive comment goes out every 15 s."
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str | dict[str, Any], description: str) -> dict[str, Any]:
+    schema = _ref(name) if isinstance(name, str) else name
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "The body is not JSON",
+        401: "The API token is missing or wrong",
+        403: "The folder lies outside ALLOWED_ROOTS",
+        404: "No such task (never issued here, expired, or not a task id)",
+        409: "The task has already finished",
+        413: "The body is larger than the limit",
+        422: "The body has the wrong shape, or the folder is unusable",
+        503: "Redis or the broker is unreachable, or too many streams; see Retry-After",
+    }
+    return {str(status): _json("Error", meaning[status]) for status in statuses}
+
+
+def _add(components: dict[str, Any], model: type[BaseModel], mode: str = "serialization") -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+
+
+def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    name = endpoint.request_model.__name__
+    return {
+        endpoint.path: {
+            "post": {
+                "summary": f"Start {endpoint.task}",
+                "operationId": f"submit_{endpoint.task.replace('.', '_')}",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(name)}}},
+                "responses": {
+                    "202": {
+                        **_json("Submitted", "Accepted; follow it at events_url or poll result_url"),
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "The result_url"}},
+                    },
+                    **_errors(400, 401, 403, 413, 422, 503),
+                },
+            }
+        },
+        f"{endpoint.path}/result/{{task_id}}": {
+            "get": {
+                "summary": "The task's current state (polling)",
+                "operationId": f"poll_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID],
+                "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(401, 404, 503)},
+            }
+        },
+        f"{endpoint.path}/events/{{task_id}}": {
+            "get": {
+                "summary": "The task's states as they happen (Server-Sent Events)",
+                "operationId": f"stream_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID, _LAST_EVENT_ID],
+                "responses": {
+                    "200": {
+                        "description": _EVENTS_DESCRIPTION,
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        f"{endpoint.path}/{{task_id}}": {
+            "delete": {
+                "summary": "Cancel the task",
+                "operationId": f"cancel_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID],
+                "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(401, 404, 409, 503)},
+            }
+        },
+    }
+
+
+def openapi_document(endpoints: list[AsyncEndpoint], token_required: bool) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    for model in MODELS:
+        _add(components, model)
+    paths: dict[str, Any] = {
+        "/": {
+            "get": {
+                "summary": "The web page",
+                "operationId": "page",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Whether Redis answers",
+                "operationId": "healthz",
+                "security": [],
+                "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }
+        },
+    }
+    for endpoint in endpoints:
+        _add(components, endpoint.request_model, mode="validation")
+        paths.update(_endpoint_paths(endpoint))
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Live progress for long-running ML jobs",
+            "version": _version(),
+            "description": "Submit work, then follow it over Server-Sent Events or poll it.",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if token_required:
+        paths["/login"] = {
+            "get": {
+                "summary": "A form for the API token",
+                "operationId": "login_form",
+                "security": [],
+                "responses": {"200": {"description": "HTML form"}},
+            },
+            "post": {
+                "summary": "Sign in: sets the session cookie that the page's EventSource sends",
+                "operationId": "login",
+                "security": [],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": {"type": "string"}},
+                                "required": ["token"],
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "303": {"description": "Signed in; back to the page"},
+                    "401": {"description": "Wrong token"},
+                },
+            },
+        }
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "API_TOKEN"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "live_progress_session"},
+        }
+        document["security"] = [{"bearer": []}, {"session": []}]
+    return document
+
+
+def _version() -> str:
+    try:
+        return version("live-progress")
+    except PackageNotFoundError:
+        return "0"

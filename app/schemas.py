@@ -1,0 +1,113 @@
+"""The shapes of the service's answers, for the OpenAPI document (the wire is CONTRACT.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    # Fields may be added to any answer (CONTRACT.md), so clients must allow extra ones.
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(_Open):
+    """Every error the service answers."""
+
+    error: str = Field(description="What is wrong, naming the field, path or id")
+
+
+class Submitted(_Open):
+    task_id: UUID
+    result_url: str = Field(description="The polling endpoint for this task")
+    events_url: str = Field(description="The Server-Sent Events stream for this task")
+
+
+class Cancelling(_Open):
+    task_id: UUID
+    status: Literal["cancelling"]
+
+
+class Health(_Open):
+    status: Literal["ok"]
+    redis: Literal["ok"]
+    subscribed: bool = Field(description="Whether this process's subscription to task states is up")
+    streams: int = Field(description="Open SSE streams on this process")
+
+
+class Unavailable(_Open):
+    status: Literal["unavailable"]
+    error: str
+
+
+class TextResponse(_Open):
+    output_type: Literal["text"]
+    title: str | None
+    value: str
+    subtitle: str | None
+
+
+class StatusRoot(TextResponse):
+    title: Literal["status"]  # type: ignore[assignment]
+
+
+class ErrorRoot(TextResponse):
+    title: Literal["error"]  # type: ignore[assignment]
+
+
+class ProgressRoot(_Open):
+    title: Literal["progress"]
+    percent: int = Field(ge=0, le=100)
+    description: str
+
+
+class BatchTextResponse(_Open):
+    output_type: Literal["batchtext"]
+    texts: list[TextResponse]
+
+
+class Queued(BaseModel):
+    """Queued, or nothing reported yet: ``value`` is ``Task status: PENDING``."""
+
+    root: StatusRoot
+
+
+class Running(BaseModel):
+    """Running (STARTED, PROGRESS, RETRY or a custom state); extra progress fields pass through."""
+
+    root: ProgressRoot
+
+
+class Finished(BaseModel):
+    """Succeeded: the task's result, a RescueBox response."""
+
+    root: BatchTextResponse | dict[str, Any]
+
+
+class Failed(BaseModel):
+    """Failed (``Task failed: <reason>``) or cancelled (``Task cancelled``)."""
+
+    root: ErrorRoot
+
+
+class Lost(BaseModel):
+    """On a stream only: the web process lost Redis; reconnect to resume."""
+
+    error: str
+    reconnect: Literal[True]
+
+
+MODELS: list[type[BaseModel]] = [
+    Error,
+    Submitted,
+    Cancelling,
+    Health,
+    Unavailable,
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Lost,
+]
