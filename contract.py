@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TRANSCRIBE_TASK = "audio.transcribe"
+INSPECT_TASK = "audio.inspect"
 # Seconds without a heartbeat after which a running task counts as lost with its worker.
 WORKER_LOST_AFTER = 20.0
 WORKER_LOST = "worker lost"
