@@ -1,4 +1,4 @@
-"""The audio endpoints: what a transcription request looks like and how it is checked."""
+"""The audio plugin: its endpoints, what their requests look like and how they are checked."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from app.endpoints import AsyncEndpoint
+from app.discovery import Plugin
+from app.endpoints import AsyncEndpoint, InputSpec
 from app.inputs import require_audio, resolve_folder
 from app.settings import Settings
-from contract import TRANSCRIBE_TASK
+from contract import INSPECT_TASK, TRANSCRIBE_TASK
 
 
 class _Strict(BaseModel):
@@ -20,27 +21,53 @@ class DirectoryInput(_Strict):
     path: str
 
 
-class TranscribeInputs(_Strict):
+class FolderInputs(_Strict):
     input_dir: DirectoryInput
 
 
-class TranscribeRequest(_Strict):
-    """A RescueBox request body."""
+class FolderRequest(_Strict):
+    """A RescueBox request body naming one folder of audio."""
 
-    inputs: TranscribeInputs
+    inputs: FolderInputs
     parameters: dict[str, Any] = {}
 
 
-def prepare_transcribe(request: TranscribeRequest, settings: Settings) -> dict[str, Any]:
+def prepare_folder(request: FolderRequest, settings: Settings) -> dict[str, Any]:
     field = "inputs.input_dir.path"
     folder = resolve_folder(request.inputs.input_dir.path, settings.allowed_roots, field)
     require_audio(folder, field)
     return {"input_dir": str(folder)}
 
 
+_FOLDER = InputSpec("input_dir", "Folder of audio files", "directory")
+
 transcribe = AsyncEndpoint(
     path="/audio/transcribe",
     task=TRANSCRIBE_TASK,
-    request_model=TranscribeRequest,
-    prepare=prepare_transcribe,
+    request_model=FolderRequest,
+    prepare=prepare_folder,
+    short_title="Transcribe audio",
+    order=0,
+    inputs=(_FOLDER,),
+)
+
+inspect = AsyncEndpoint(
+    path="/audio/inspect",
+    task=INSPECT_TASK,
+    request_model=FolderRequest,
+    prepare=prepare_folder,
+    short_title="Inspect audio files",
+    order=1,
+    inputs=(_FOLDER,),
+)
+
+plugin = Plugin(
+    name="audio",
+    title="Audio transcription",
+    info=(
+        "Transcribes every audio file in a folder (.mp3 .wav .flac .aac .ogg .m4a, searched "
+        "recursively) with faster-whisper, and reports progress live. Inspect a folder first to "
+        "see each file's duration, sample rate, channels and codec."
+    ),
+    endpoints=(transcribe, inspect),
 )

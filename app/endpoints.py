@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import anyio
@@ -27,6 +27,16 @@ from app.streaming import CountedEventSourceResponse, task_frames
 
 
 @dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One input of a RescueBox task schema."""
+
+    key: str
+    label: str
+    input_type: str  # RescueBox's InputType: "directory", "file", "text", ...
+    subtitle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AsyncEndpoint:
     path: str
     task: str
@@ -34,9 +44,28 @@ class AsyncEndpoint:
     # Checks what the model cannot (files, folders) and returns the task's kwargs.
     # It may block: it runs in a thread. It raises InputError for bad input.
     prepare: Callable[[Any, Settings], dict[str, Any]]
+    # How RescueBox clients find and present it (GET <path>/task_schema).
+    short_title: str = ""
+    order: int = 0
+    inputs: tuple[InputSpec, ...] = ()
+    parameters: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def task_schema_path(self) -> str:
+        return f"{self.path}/task_schema"
+
+    def task_schema(self) -> dict[str, Any]:
+        """RescueBox's TaskSchema: the inputs and parameters a client should ask for."""
+        return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
 
     def routes(self) -> list[BaseRoute]:
+        schema = json_response(self.task_schema()).body
+
+        async def task_schema(request: Request) -> Response:
+            return Response(schema, media_type="application/json")
+
         return [
+            Route(self.task_schema_path, task_schema, methods=["GET"]),
             Route(self.path, self.submit, methods=["POST"]),
             Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
             Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),

@@ -35,7 +35,7 @@ from app.streaming import StreamSlots
 
 logger = logging.getLogger(__name__)
 
-ENDPOINTS = [audio.transcribe]
+PLUGINS = [audio.plugin]
 _PAGE = Path(__file__).parent / "static" / "index.html"
 
 
@@ -102,9 +102,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=_PAGE.parent), name="static"),
     ]
-    for endpoint in ENDPOINTS:
-        routes.extend(endpoint.routes())
-    document = orjson.dumps(openapi_document(ENDPOINTS, token_required=settings.api_token is not None))
+    for plugin in PLUGINS:
+        routes.extend(plugin.routes())
+    document = orjson.dumps(openapi_document(PLUGINS, token_required=settings.api_token is not None))
 
     async def openapi(request: Request) -> Response:
         return Response(document, media_type="application/json")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic import BaseModel
 
+from app.discovery import Plugin, package_version
 from app.endpoints import AsyncEndpoint
 from app.schemas import MODELS
 
@@ -65,9 +65,35 @@ def _add(components: dict[str, Any], model: type[BaseModel], mode: str = "serial
     components[model.__name__] = schema
 
 
+def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
+    return {
+        f"/{plugin.name}/api/routes": {
+            "get": {
+                "summary": f"RescueBox discovery: the {plugin.name} plugin's tasks",
+                "operationId": f"{plugin.name}_routes",
+                "responses": {"200": _json({"type": "array", "items": _ref("RescueBoxRoute")}, "The tasks")},
+            }
+        },
+        f"/{plugin.name}/api/app_metadata": {
+            "get": {
+                "summary": f"RescueBox discovery: what the {plugin.name} plugin is",
+                "operationId": f"{plugin.name}_app_metadata",
+                "responses": {"200": _json("AppMetadata", "The plugin")},
+            }
+        },
+    }
+
+
 def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     name = endpoint.request_model.__name__
     return {
+        endpoint.task_schema_path: {
+            "get": {
+                "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",
+                "operationId": f"task_schema_{endpoint.task.replace('.', '_')}",
+                "responses": {"200": _json("TaskSchema", "The task schema")},
+            }
+        },
         endpoint.path: {
             "post": {
                 "summary": f"Start {endpoint.task}",
@@ -116,7 +142,7 @@ def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     }
 
 
-def openapi_document(endpoints: list[AsyncEndpoint], token_required: bool) -> dict[str, Any]:
+def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for model in MODELS:
         _add(components, model)
@@ -144,14 +170,16 @@ def openapi_document(endpoints: list[AsyncEndpoint], token_required: bool) -> di
             }
         },
     }
-    for endpoint in endpoints:
-        _add(components, endpoint.request_model, mode="validation")
-        paths.update(_endpoint_paths(endpoint))
+    for plugin in plugins:
+        paths.update(_plugin_paths(plugin))
+        for endpoint in plugin.endpoints:
+            _add(components, endpoint.request_model, mode="validation")
+            paths.update(_endpoint_paths(endpoint))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Live progress for long-running ML jobs",
-            "version": _version(),
+            "version": package_version(),
             "description": "Submit work, then follow it over Server-Sent Events or poll it.",
         },
         "paths": paths,
@@ -192,10 +220,3 @@ def openapi_document(endpoints: list[AsyncEndpoint], token_required: bool) -> di
         }
         document["security"] = [{"bearer": []}, {"session": []}]
     return document
-
-
-def _version() -> str:
-    try:
-        return version("live-progress")
-    except PackageNotFoundError:
-        return "0"

@@ -99,7 +99,38 @@ class Lost(BaseModel):
     reconnect: Literal[True]
 
 
+class RescueBoxRoute(_Open):
+    task_schema: str = Field(description="Path of the task's schema")
+    run_task: str = Field(description="Path to POST the task to")
+    short_title: str
+    order: int
+
+
+class AppMetadata(_Open):
+    info: str
+    author: str
+    version: str
+    name: str
+    plugin_name: str
+    gpu: bool
+
+
+class InputSchema(_Open):
+    key: str
+    label: str
+    subtitle: str
+    input_type: str
+
+
+class TaskSchema(_Open):
+    inputs: list[InputSchema]
+    parameters: list[dict[str, Any]]
+
+
 MODELS: list[type[BaseModel]] = [
+    RescueBoxRoute,
+    AppMetadata,
+    TaskSchema,
     Error,
     Submitted,
     Cancelling,

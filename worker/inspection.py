@@ -28,7 +28,9 @@ def probe(path: Path) -> dict[str, Any]:
                 "duration_seconds": round(container.duration / 1_000_000, 3) if container.duration else None,
                 "sample_rate": context.sample_rate,
                 "channels": context.channels,
-                "codec": context.name,
+                # The codec's name, not the decoder FFmpeg picked for it (that says "mp3float").
+                "codec": context.codec.long_name,
+                "format": container.format.name,
                 "bit_rate": container.bit_rate,
             }
     except (av.error.FFmpegError, OSError) as exc:

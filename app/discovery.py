@@ -1,0 +1,73 @@
+"""RescueBox discovery: how a RescueBox client finds a plugin's endpoints before calling them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from app.endpoints import AsyncEndpoint
+from app.errors import json_response
+
+
+def package_version() -> str:
+    try:
+        return version("live-progress")
+    except PackageNotFoundError:
+        return "0"
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """A group of async endpoints under ``/<name>``, described the way RescueBox expects."""
+
+    name: str
+    title: str
+    info: str
+    endpoints: tuple[AsyncEndpoint, ...]
+    author: str = "live-progress"
+    gpu: bool = False
+
+    def api_routes(self) -> list[dict[str, Any]]:
+        """``GET /<name>/api/routes``: where each task's schema and endpoint are."""
+        return [
+            {
+                "task_schema": endpoint.task_schema_path,
+                "run_task": endpoint.path,
+                "short_title": endpoint.short_title,
+                "order": endpoint.order,
+            }
+            for endpoint in self.endpoints
+        ]
+
+    def app_metadata(self) -> dict[str, Any]:
+        """``GET /<name>/api/app_metadata``."""
+        return {
+            "info": self.info,
+            "author": self.author,
+            "version": package_version(),
+            "name": self.title,
+            "plugin_name": self.name,
+            "gpu": self.gpu,
+        }
+
+    def routes(self) -> list[BaseRoute]:
+        def constant(body: object) -> Any:
+            encoded = json_response(body).body
+
+            async def answer(request: Request) -> Response:
+                return Response(encoded, media_type="application/json")
+
+            return answer
+
+        routes: list[BaseRoute] = [
+            Route(f"/{self.name}/api/routes", constant(self.api_routes()), methods=["GET"]),
+            Route(f"/{self.name}/api/app_metadata", constant(self.app_metadata()), methods=["GET"]),
+        ]
+        for endpoint in self.endpoints:
+            routes.extend(endpoint.routes())
+        return routes
