@@ -6,6 +6,7 @@ stream (``GET path/events/<id>``) and cancel (``DELETE path/<id>``).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +25,8 @@ from app.events import TaskEvent
 from app.services import Services, services_of
 from app.settings import Settings
 from app.streaming import CountedEventSourceResponse, task_frames
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,14 @@ class AsyncEndpoint:
         task_id = str(uuid.uuid4())
         # Recorded before sending, so a client that is quick to ask never gets a 404.
         await services.store.record_issued(task_id, self.path)
-        await services.broker.send(self.task, task_id, kwargs)
+        tracked = services.metrics.track(services.hub, task_id, self.task)
+        try:
+            await services.broker.send(self.task, task_id, kwargs)
+        except BaseException:
+            tracked.stop()
+            raise
+        services.metrics.submitted.labels(self.task).inc()
+        logger.info("Submitted %s %s: %s", self.task, task_id, kwargs, extra={"task_id": task_id})
         result_url = f"{self.path}/result/{task_id}"
         return json_response(
             {"task_id": task_id, "result_url": result_url, "events_url": f"{self.path}/events/{task_id}"},
@@ -92,7 +102,8 @@ class AsyncEndpoint:
         )
 
     async def result(self, request: Request) -> Response:
-        _, _, event = await self._issued_task(request)
+        services, _, event = await self._issued_task(request)
+        services.metrics.polls += 1
         return Response(event.data, media_type="application/json")
 
     async def events(self, request: Request) -> Response:
@@ -110,6 +121,7 @@ class AsyncEndpoint:
                 {"Retry-After": "5"},
             )
         settings = services.settings
+        services.metrics.streams_opened += 1
         return CountedEventSourceResponse(
             task_frames(services.hub, services.store, task_id, last_event_id, settings.sse_retry_ms),
             slots=services.streams,
@@ -123,6 +135,7 @@ class AsyncEndpoint:
         if event.final:
             return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
         await services.broker.cancel(task_id, started=event.kind != "status")
+        logger.info("Cancelling %s %s", self.task, task_id, extra={"task_id": task_id})
         return json_response({"task_id": task_id, "status": "cancelling"}, 202)
 
     async def _issued_task(self, request: Request) -> tuple[Services, str, TaskEvent]:

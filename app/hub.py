@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,14 +26,16 @@ class Inbox:
     """One watcher's bounded queue. When it is full the oldest event goes: progress is state,
     so the latest wins, and a final event, always the last one, is never the one dropped."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, counts: collections.Counter[str] | None = None) -> None:
         if maxsize < 2:
             raise ValueError(f"maxsize has value {maxsize!r}; it must be at least 2")
+        self._counts = counts if counts is not None else collections.Counter()
         self._events: deque[TaskEvent] = deque()
         self._maxsize = maxsize
         self._ready = asyncio.Event()
 
     def put(self, event: TaskEvent) -> None:
+        self._counts[event.kind] += 1
         if len(self._events) >= self._maxsize:
             self._events.popleft()
         self._events.append(event)
@@ -51,6 +55,10 @@ class Inbox:
                 self._events.popleft()
 
 
+class Listener(Protocol):
+    def put(self, event: TaskEvent) -> None: ...
+
+
 class StateHub:
     """Listens to every task-state message Celery publishes and hands each to its watchers.
 
@@ -63,7 +71,7 @@ class StateHub:
         self._redis = redis
         self._prefix = channel_prefix
         self._queue_size = queue_size
-        self._watchers: dict[bytes, set[Inbox]] = {}
+        self._watchers: dict[bytes, set[Listener]] = {}
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
         self._next_sync: asyncio.Future[None] | None = None
         self._sync_pings: set[asyncio.Task[None]] = set()
@@ -72,6 +80,8 @@ class StateHub:
         self._subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.reconnects = 0
+        # Events handed to streams, by kind; read by the metrics at scrape time.
+        self.handed_out: collections.Counter[str] = collections.Counter()
 
     @property
     def connected(self) -> bool:
@@ -100,17 +110,26 @@ class StateHub:
         """Receive every state of ``task_id`` published from now on, until the block ends."""
         if not self.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
-        channel = self._prefix + task_id.encode()
-        inbox = Inbox(self._queue_size)
-        self._watchers.setdefault(channel, set()).add(inbox)
+        inbox = Inbox(self._queue_size, self.handed_out)
+        stop = self.follow(task_id, inbox)
         try:
             yield inbox
         finally:
-            inboxes = self._watchers.get(channel)
-            if inboxes is not None:
-                inboxes.discard(inbox)
-                if not inboxes:
+            stop()
+
+    def follow(self, task_id: str, listener: Listener) -> Callable[[], None]:
+        """Hand ``listener`` every state of ``task_id`` from now on; returns how to stop."""
+        channel = self._prefix + task_id.encode()
+        self._watchers.setdefault(channel, set()).add(listener)
+
+        def stop() -> None:
+            listeners = self._watchers.get(channel)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
                     del self._watchers[channel]
+
+        return stop
 
     async def sync(self) -> None:
         """Wait until every message Redis published before this call has been handed out.
@@ -189,8 +208,9 @@ class StateHub:
                     # One task's odd state must not stop every other task's streams.
                     logger.exception("Cannot turn the message on %r into an event", message["channel"])
                     return
-                for inbox in inboxes:
-                    inbox.put(event)
+                # A copy: a listener may stop following from inside put().
+                for listener in tuple(inboxes):
+                    listener.put(event)
         elif kind == "pong":
             pong = self._pongs.pop(message["data"], None)
             if pong is not None and not pong.done():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -27,11 +28,13 @@ from app.broker import TaskBroker, create_celery_client
 from app.errors import ServiceUnavailable, exception_handlers, json_response
 from app.hub import StateHub
 from app.liveness import check_liveness
+from app.metrics import WebMetrics
 from app.openapi import openapi_document
 from app.services import Services, services_of
 from app.settings import Settings
 from app.store import TaskStore
 from app.streaming import StreamSlots
+from logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +57,18 @@ async def healthz(request: Request) -> Response:
     )
 
 
+async def metrics(request: Request) -> Response:
+    registry = services_of(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
 async def page(request: Request) -> Response:
     return FileResponse(_PAGE, media_type="text/html")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_environ()
+    configure_logging(settings.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -89,7 +98,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
         liveness = asyncio.create_task(check_liveness(hub, store, settings.worker_lost_after / 4))
         try:
-            yield {"services": Services(settings, store, hub, broker, StreamSlots(settings.max_streams))}
+            streams = StreamSlots(settings.max_streams)
+            metrics = WebMetrics()
+            metrics.watch_live(hub, streams)
+            yield {"services": Services(settings, store, hub, broker, streams, metrics)}
         finally:
             liveness.cancel()
             await hub.stop()
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", page),
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         Mount("/static", StaticFiles(directory=_PAGE.parent), name="static"),
     ]
     for plugin in PLUGINS:

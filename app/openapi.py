@@ -162,6 +162,13 @@ def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, A
                 "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this web process",
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",

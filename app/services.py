@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from app.broker import TaskBroker
 from app.hub import StateHub
+from app.metrics import WebMetrics
 from app.settings import Settings
 from app.store import TaskStore
 from app.streaming import StreamSlots
@@ -20,6 +21,7 @@ class Services:
     hub: StateHub
     broker: TaskBroker
     streams: StreamSlots
+    metrics: WebMetrics
 
 
 def services_of(request: Request) -> Services:

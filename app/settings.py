@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import DEFAULT_REDIS_URL, WORKER_LOST_AFTER, redis_urls, setting_float, setting_int
+from logs import LogFormat
 
 
 def _roots(raw: str) -> tuple[Path, ...]:
@@ -18,6 +19,12 @@ def _roots(raw: str) -> tuple[Path, ...]:
         if not part.is_absolute():
             raise ValueError(f"Setting 'ALLOWED_ROOTS' has value {raw!r}. {str(part)!r} is not absolute.")
     return tuple(part.resolve() for part in parts)
+
+
+def _log_format(value: str) -> LogFormat:
+    if value not in ("text", "json"):
+        raise ValueError(f"Setting 'LOG_FORMAT' has value {value!r}. Use 'text' or 'json'.")
+    return value  # type: ignore[return-value]
 
 
 def _redis_backend(url: str) -> str:
@@ -53,6 +60,7 @@ class Settings:
     api_token: str | None = None
     # Origins allowed to call the API from a browser; none by default.
     cors_origins: tuple[str, ...] = ()
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -73,5 +81,6 @@ class Settings:
             max_streams=setting_int(environ, "MAX_STREAMS", defaults.max_streams, 1),
             redis_max_connections=setting_int(environ, "REDIS_MAX_CONNECTIONS", defaults.redis_max_connections, 1),
             api_token=environ.get("API_TOKEN") or None,
+            log_format=_log_format(environ.get("LOG_FORMAT") or "text"),
             cors_origins=tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )

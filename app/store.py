@@ -69,7 +69,7 @@ class TaskStore:
     async def _event(self, task_id: str, raw: bytes | None, heartbeat: bytes | None) -> TaskEvent:
         event = event_for_meta(raw)
         if event.executing and heartbeat is None:
-            logger.warning("Task %s has no heartbeat: its worker is lost", task_id)
+            logger.warning("Task %s has no heartbeat: its worker is lost", task_id, extra={"task_id": task_id})
             await self._mark_lost(task_id)
             return WORKER_LOST_EVENT
         return event
