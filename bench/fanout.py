@@ -32,6 +32,8 @@ from bench.writer import celery_app, commands_per_write, issue_tasks, store_prog
 from launch.processes import ROOT, Process
 from launch.redis_server import RedisServer
 
+PUSH = "12500,15000,17500,19000,19500"
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--writes-per-task", type=int, default=10)
     parser.add_argument("--rate", type=float, default=100.0, help="state writes a second, over all tasks")
     parser.add_argument("--polling-watchers", type=int, default=2_000)
-    parser.add_argument("--push", default="12500,15000,17500,19000,19500", help="more watcher counts; '' for none")
+    parser.add_argument("--push", help=f"more watcher counts, toward the fd limit (default {PUSH}; '' for none)")
     parser.add_argument(
         "--connect-window", type=int, default=1_000, help="watchers at most awaiting their snapshot at once"
     )
@@ -53,7 +55,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.watchers, args.tasks, args.writes_per_task, args.rate = 2_000, 20, 5, 50.0
-        args.polling_watchers, args.push, args.http_seconds = 400, "", 2.0
+        args.polling_watchers, args.http_seconds = 400, 2.0
+    if args.push is None:
+        args.push = "" if args.quick else PUSH
     args.push = [int(n) for n in args.push.split(",") if n.strip()]
     return args
 
@@ -92,7 +96,7 @@ class Bench:
             task_ids = issue_tasks(self.redis_url, self.args.tasks, 3600)
             return await run_watch(
                 POLLING, self.load(self.args.polling_watchers), port, reference.popen.pid, self.redis_url,
-                task_ids, lambda task_id: f"/events/{task_id}", self.writer_commands,
+                task_ids, lambda task_id: f"/events/{task_id}", self.writer_commands, quiet_within=0,
             )  # fmt: skip
         finally:
             reference.stop()

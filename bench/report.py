@@ -98,8 +98,8 @@ def details(rows: list[WatchResult]) -> list[str]:
             trouble += "; not opened: " + ", ".join(f"{what} x{n:,}" for what, n in r.errors.items())
         lines.append(
             f"- {r.design}, {r.load.watchers:,}: window {r.window_seconds:.1f} s, {r.delivered:,} of"
-            f" {r.expected:,} events; CPU over the window {cores} of a core; to open each stream the web"
-            f" spent {_n(1e6 * r.web_connect_cpu_seconds / max(r.opened, 1), 0)} µs of CPU, the client"
+            f" {r.expected:,} events; CPU over the window {cores} of a core; CPU to open each stream: web"
+            f" {_n(1e6 * r.web_connect_cpu_seconds / max(r.opened, 1), 0)} µs, client"
             f" {_n(1e6 * r.client_connect_cpu_seconds / max(r.opened, 1), 0)} µs; web commands in the window:"
             f" {commands}{trouble}"
         )
@@ -162,7 +162,18 @@ def targets(service: WatchResult, endpoint: Throughput, bare: Throughput) -> lis
     return lines
 
 
-def first_break(rows: list[WatchResult]) -> str:
+def pushing_on(rows: list[WatchResult]) -> str:
+    """Where the service stops meeting the targets as the watchers grow, and why."""
+    if not rows:
+        return ""
+    opened = all(r.opened == r.load.watchers for r in rows)
+    delivered = all(r.delivery >= 1 for r in rows)
+    largest = rows[-1].load.watchers
+    said = [
+        f"Pushing on to {largest:,} watchers:",
+        "every stream opened" if opened else "not every stream opened",
+        "and every event was delivered;" if delivered else "and not every event was delivered;",
+    ]
     for r in rows:
         misses = []
         if r.opened < r.load.watchers:
@@ -170,10 +181,12 @@ def first_break(rows: list[WatchResult]) -> str:
         if r.delivery < 1:
             misses.append(f"{100 * r.delivery:.1f} % delivered")
         if r.latency_ms[1] > 50:
-            misses.append(f"p99 {r.latency_ms[1]:.0f} ms")
+            misses.append(f"latency p99 {r.latency_ms[1]:,.0f} ms")
         if misses:
-            return f"First miss while pushing on: {r.load.watchers:,} watchers ({', '.join(misses)})."
-    return "No miss while pushing on." if rows else ""
+            busy = r.web_cpu_seconds / r.window_seconds
+            said.append(f"the first miss is at {r.load.watchers:,} ({', '.join(misses)}; web {busy:.0%} of a core).")
+            return " ".join(said)
+    return " ".join([*said, "no target missed."])
 
 
 def write_readme(readme: Path, block: str) -> None:
@@ -214,7 +227,7 @@ def render(run: Run) -> str:
             "",
             *watch_table([service, polling, *run.pushed]),
             "",
-            " ".join(filter(None, [ratios(service, polling), first_break(run.pushed)])),
+            " ".join(filter(None, [ratios(service, polling), pushing_on(run.pushed)])),
             "",
             *throughput_table([endpoint, bare]),
             "",
