@@ -18,6 +18,9 @@ INSPECT_TASK = "audio.inspect"
 WORKER_LOST_AFTER = 20.0
 WORKER_LOST = "worker lost"
 HEARTBEAT_PREFIX = "live-progress:alive:"
+# A task that hands parts of its work to other tasks lists their ids in this Redis set
+# (in the result backend), so that cancelling it cancels them too.
+CHILDREN_PREFIX = "live-progress:children:"
 PROGRESS_STATE = "PROGRESS"
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
@@ -119,6 +122,10 @@ CANCELLED_VIEW = TaskView("error", _text("error", "Task cancelled"))
 
 def heartbeat_key(task_id: str) -> str:
     return HEARTBEAT_PREFIX + task_id
+
+
+def children_key(task_id: str) -> str:
+    return CHILDREN_PREFIX + task_id
 
 
 def failed_view(reason: str) -> TaskView:

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
 from app.settings import Settings
-from contract import WORKER_LOST, celery_config
+from contract import WORKER_LOST, celery_config, children_key
 
 T = TypeVar("T")
 
@@ -43,17 +43,29 @@ class TaskBroker:
         await self._blocking(self._celery.send_task, name, task_id=task_id, kwargs=kwargs)
 
     async def cancel(self, task_id: str, started: bool) -> None:
-        """Revoke the task; a worker running it kills the process running it and records REVOKED.
+        """Revoke the task and the tasks it lists as its children (``contract.children_key``);
+        a worker running one kills the process running it and records REVOKED.
 
         A task no worker has started yet is marked REVOKED here and now, so its watchers
         hear at once (workers skip revoked tasks when they get to them).
         """
+        await self._blocking(self._revoke, [task_id])
+        # Read after the revoke, which leaves the task little time to hand out more parts
+        # (it lists each before sending it); one that slips through finds the task revoked.
+        children = await self._blocking(self._children, task_id)
+        if children:
+            await self._blocking(self._revoke, children)
+        if not started:
+            await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
+
+    def _revoke(self, task_ids: list[str]) -> None:
         # SIGKILL, not Celery's default SIGTERM: the pool process turns SIGTERM into a
         # SystemExit wherever Python happens to be, and one raised inside a __del__ is
         # swallowed, so the transcription carried on and overwrote REVOKED with SUCCESS.
-        await self._blocking(self._celery.control.revoke, task_id, terminate=True, signal="SIGKILL")
-        if not started:
-            await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
+        self._celery.control.revoke(task_ids, terminate=True, signal="SIGKILL")
+
+    def _children(self, task_id: str) -> list[str]:
+        return sorted(child.decode() for child in self._celery.backend.client.smembers(children_key(task_id)))
 
     async def mark_lost(self, task_id: str) -> None:
         """Record the task as failed with its worker (Celery keeps a SUCCESS it already has)."""
