@@ -48,6 +48,8 @@ class Run:
     service: WatchResult | None = None
     polling: WatchResult | None = None
     pushed: list[WatchResult] = field(default_factory=list)
+    # Above a few tenths, other work shared the two cores with the run.
+    load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ def render(run: Run) -> str:
             f"`scripts/bench fanout` measured {time.strftime('%Y-%m-%d')} at commit {code_version()}, on"
             f" {machine()}; Python {platform.python_version()}, Redis {run.redis_version}; one web process and"
             f" the load client on the same machine; {load.tasks} tasks x {load.writes_per_task} state writes at"
-            f" {load.rate:g} writes/s; load average {os.getloadavg()[0]:.1f} when it ended.",
+            f" {load.rate:g} writes/s; load average {run.load_at_start:.1f} when it started (the rest of the"
+            f" machine's work), {os.getloadavg()[0]:.1f} when it ended.",
             "",
             *watch_table([service, polling, *run.pushed]),
             "",
