@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -66,6 +67,20 @@ async def page(request: Request) -> Response:
     return FileResponse(_PAGE, media_type="text/html")
 
 
+def tune_gc(thresholds: tuple[int, int, int]) -> None:
+    """Keep Python's cyclic GC from pausing a process that holds thousands of streams.
+
+    With the default thresholds, 10,000 streams meant full collections that walked every
+    stream's objects, reclaimed nothing, and paused the process for up to 1.8 s (latency
+    p99 1.9 s, 50 us of CPU per event). Rarer collections (and the objects built at
+    startup frozen out of them) gave p99 27 ms and 31 us per event. The cost: cyclic
+    garbage that outlived a young collection waits longer for a full one.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_environ()
     configure_logging(settings.log_format)
@@ -97,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if not await hub.wait_connected(timeout=3):
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
         liveness = asyncio.create_task(check_liveness(hub, store, settings.worker_lost_after / 4))
+        tune_gc(settings.gc_thresholds)
         try:
             streams = StreamSlots(settings.max_streams)
             metrics = WebMetrics()

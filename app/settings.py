@@ -21,6 +21,16 @@ def _roots(raw: str) -> tuple[Path, ...]:
     return tuple(part.resolve() for part in parts)
 
 
+def _gc_thresholds(value: str) -> tuple[int, int, int]:
+    try:
+        first, second, third = (int(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError(f"Setting 'GC_THRESHOLDS' has value {value!r}. Three ints, e.g. '50000,50,100'.") from None
+    if min(first, second, third) < 1:
+        raise ValueError(f"Setting 'GC_THRESHOLDS' has value {value!r}. Each must be at least 1.")
+    return first, second, third
+
+
 def _log_format(value: str) -> LogFormat:
     if value not in ("text", "json"):
         raise ValueError(f"Setting 'LOG_FORMAT' has value {value!r}. Use 'text' or 'json'.")
@@ -61,6 +71,8 @@ class Settings:
     # Origins allowed to call the API from a browser; none by default.
     cors_origins: tuple[str, ...] = ()
     log_format: LogFormat = "text"
+    # Python's cyclic GC, tuned for thousands of long-lived streams (see app/main.py).
+    gc_thresholds: tuple[int, int, int] = (50_000, 50, 100)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -82,5 +94,6 @@ class Settings:
             redis_max_connections=setting_int(environ, "REDIS_MAX_CONNECTIONS", defaults.redis_max_connections, 1),
             api_token=environ.get("API_TOKEN") or None,
             log_format=_log_format(environ.get("LOG_FORMAT") or "text"),
+            gc_thresholds=_gc_thresholds(environ.get("GC_THRESHOLDS") or "50000,50,100"),
             cors_origins=tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )
