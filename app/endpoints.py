@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from app.bodies import parse_json, read_body
-from app.errors import InputError, ServiceUnavailable, error_response, json_response
+from app.errors import InputError, error_response, json_response
 from app.events import TaskEvent
 from app.services import Services, services_of
 from app.settings import Settings
@@ -107,24 +107,36 @@ class AsyncEndpoint:
         return Response(event.data, media_type="application/json")
 
     async def events(self, request: Request) -> Response:
-        services, task_id, current = await self._issued_task(request)
-        last_event_id = request.headers.get("last-event-id") or None
-        if current.final and current.id == last_event_id:
-            # The client has the final event: 204 tells EventSource to stop reconnecting.
-            return Response(status_code=204)
-        if not services.hub.connected:
-            raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
-        if not services.streams.try_acquire():
-            return error_response(
-                f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
-                503,
-                {"Retry-After": "5"},
-            )
+        services = services_of(request)
+        task_id = _task_id(request)
+        # Follow the task before reading it, so nothing written in between slips by; the
+        # same read tells whether this endpoint issued it.
+        inbox, close = services.hub.open(task_id)
+        try:
+            issued_by, snapshot = await services.store.read_issued(task_id)
+            if issued_by != self.path:
+                raise HTTPException(404, _not_issued(task_id, self.path))
+            last_event_id = request.headers.get("last-event-id") or None
+            if snapshot.final and snapshot.id == last_event_id:
+                # The client has the final event: 204 tells EventSource to stop reconnecting.
+                close()
+                return Response(status_code=204)
+            if not services.streams.try_acquire():
+                close()
+                return error_response(
+                    f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
+                    503,
+                    {"Retry-After": "5"},
+                )
+        except BaseException:
+            close()
+            raise
         settings = services.settings
         services.metrics.streams_opened += 1
         return CountedEventSourceResponse(
-            task_frames(services.hub, services.store, task_id, last_event_id, settings.sse_retry_ms),
+            task_frames(services.hub, inbox, snapshot, last_event_id, settings.sse_retry_ms),
             slots=services.streams,
+            on_close=close,
             ping=settings.sse_ping_seconds,
             send_timeout=settings.sse_send_timeout,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -141,13 +153,22 @@ class AsyncEndpoint:
     async def _issued_task(self, request: Request) -> tuple[Services, str, TaskEvent]:
         """The task the path names, if this endpoint issued it, and its current state."""
         services = services_of(request)
-        task_id = request.path_params["task_id"]
-        if not _is_task_id(task_id):
-            raise HTTPException(404, f"{task_id!r} is not a task id")
+        task_id = _task_id(request)
         issued_by, event = await services.store.read_issued(task_id)
         if issued_by != self.path:
-            raise HTTPException(404, f"No task {task_id} was issued by {self.path} (or it has expired)")
+            raise HTTPException(404, _not_issued(task_id, self.path))
         return services, task_id, event
+
+
+def _task_id(request: Request) -> str:
+    task_id: str = request.path_params["task_id"]
+    if not _is_task_id(task_id):
+        raise HTTPException(404, f"{task_id!r} is not a task id")
+    return task_id
+
+
+def _not_issued(task_id: str, path: str) -> str:
+    return f"No task {task_id} was issued by {path} (or it has expired)"
 
 
 def _is_task_id(value: str) -> bool:

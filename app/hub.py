@@ -8,7 +8,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -105,17 +105,12 @@ class StateHub:
     def watched_task_ids(self) -> list[str]:
         return [channel[len(self._prefix) :].decode() for channel in self._watchers]
 
-    @contextlib.asynccontextmanager
-    async def watch(self, task_id: str) -> AsyncIterator[Inbox]:
-        """Receive every state of ``task_id`` published from now on, until the block ends."""
+    def open(self, task_id: str) -> tuple[Inbox, Callable[[], None]]:
+        """An inbox that receives every state of ``task_id`` from now on, and how to close it."""
         if not self.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
         inbox = Inbox(self._queue_size, self.handed_out)
-        stop = self.follow(task_id, inbox)
-        try:
-            yield inbox
-        finally:
-            stop()
+        return inbox, self.follow(task_id, inbox)
 
     def follow(self, task_id: str, listener: Listener) -> Callable[[], None]:
         """Hand ``listener`` every state of ``task_id`` from now on; returns how to stop."""
@@ -221,9 +216,10 @@ class StateHub:
 
     def _end_all_streams(self, reason: str) -> None:
         lost = stream_lost_event(reason)
-        for inboxes in self._watchers.values():
-            for inbox in inboxes:
-                inbox.put(lost)
+        # Copies: a listener may stop following from inside put().
+        for listeners in list(self._watchers.values()):
+            for listener in tuple(listeners):
+                listener.put(lost)
         for pong in self._pongs.values():
             if not pong.done():
                 pong.set_result(None)

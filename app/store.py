@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from app.events import PENDING_EVENT, WORKER_LOST_EVENT, TaskEvent, event_for_meta
+from app.events import WORKER_LOST_EVENT, TaskEvent, event_for_meta
 from contract import heartbeat_key
 
 logger = logging.getLogger(__name__)
@@ -35,10 +35,6 @@ class TaskStore:
         self._issued_ttl = issued_ttl
         self._mark_lost = mark_lost
 
-    async def read_event(self, task_id: str) -> TaskEvent:
-        """The task's current state, read once (state and meta from the same read)."""
-        return (await self.read_events([task_id]))[0]
-
     async def read_events(self, task_ids: list[str]) -> list[TaskEvent]:
         """The tasks' current states, with their heartbeats, in one round trip.
 
@@ -62,8 +58,8 @@ class TaskStore:
         with redis_errors():
             endpoint, raw, heartbeat = await self._redis.mget(keys)
         if endpoint is None:
-            # Not ours: its state, if any, belongs to someone else's Celery app.
-            return None, PENDING_EVENT
+            # Not ours: its state, if any, belongs to someone else's Celery app; never mark it.
+            return None, event_for_meta(raw)
         return endpoint.decode(), await self._event(task_id, raw, heartbeat)
 
     async def _event(self, task_id: str, raw: bytes | None, heartbeat: bytes | None) -> TaskEvent:

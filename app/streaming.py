@@ -3,51 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import Message, Receive, Scope, Send
 
-from app.errors import ServiceUnavailable
-from app.events import stream_lost_event
-from app.hub import StateHub
-from app.store import TaskStore
+from app.events import TaskEvent
+from app.hub import Inbox, StateHub
 
 
 async def task_frames(
-    hub: StateHub, store: TaskStore, task_id: str, last_event_id: str | None, retry_ms: int
+    hub: StateHub, inbox: Inbox, snapshot: TaskEvent, last_event_id: str | None, retry_ms: int
 ) -> AsyncIterator[bytes]:
-    """SSE frames for ``task_id`` until its final event.
+    """SSE frames for one task until its final event.
 
-    The watch starts before the snapshot is read, so no state written in between is
-    missed; messages already covered by the snapshot are then dropped, and a state is
-    never sent twice in a row (nor at all when the client's Last-Event-ID names it).
+    ``inbox`` was opened before ``snapshot`` was read, so no state written in between is
+    missed; messages the snapshot already covers are dropped, and a state is never sent
+    twice in a row (nor at all when the client's Last-Event-ID names it).
     """
     retry = b"retry: %d\n" % retry_ms
-    try:
-        async with hub.watch(task_id) as inbox:
-            snapshot = await store.read_event(task_id)
-            if snapshot.id == last_event_id:
-                yield retry + b"\n"
-            else:
-                yield retry + snapshot.frame
-            if snapshot.final:
-                return
-            await hub.sync()
-            inbox.discard_through(snapshot.id)
-            last_id = snapshot.id
-            while True:
-                event = await inbox.get()
-                if event.id is not None and event.id == last_id:
-                    continue
-                yield event.frame
-                if event.final:
-                    return
-                last_id = event.id
-    except ServiceUnavailable as exc:
-        yield stream_lost_event(str(exc)).frame
+    yield retry + (b"\n" if snapshot.id == last_event_id else snapshot.frame)
+    if snapshot.final:
+        return
+    await hub.sync()
+    inbox.discard_through(snapshot.id)
+    last_id = snapshot.id
+    while True:
+        event = await inbox.get()
+        if event.id is not None and event.id == last_id:
+            continue
+        yield event.frame
+        if event.final:
+            return
+        last_id = event.id
 
 
 class StreamSlots:
@@ -70,17 +60,19 @@ class StreamSlots:
 
 
 class CountedEventSourceResponse(EventSourceResponse):
-    """An SSE response that gives its slot back however the stream ends."""
+    """An SSE response that gives back its slot, and closes its inbox, however it ends."""
 
-    def __init__(self, *args: Any, slots: StreamSlots, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, slots: StreamSlots, on_close: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots = slots
+        self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self._slots.release()
+            self._on_close()
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette bounds each send with anyio.move_on_after, which at 10,000 streams

@@ -60,6 +60,17 @@ def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
     return events
 
 
+async def stream(hub: StateHub, store: TaskStore, task_id: str) -> AsyncIterator[bytes]:
+    """What the events endpoint does: follow the task, then read it, then stream."""
+    inbox, close = hub.open(task_id)
+    try:
+        _, snapshot = await store.read_issued(task_id)
+        async for frame in task_frames(hub, inbox, snapshot, None, 1000):
+            yield frame
+    finally:
+        close()
+
+
 async def collect(frames: AsyncIterator[bytes]) -> list[bytes]:
     return [frame async for frame in frames]
 
@@ -90,7 +101,7 @@ async def test_every_watcher_sees_every_state_once_in_order(
 
     async def late_watcher(delay: float) -> list[bytes]:
         await asyncio.sleep(delay)
-        return await collect(task_frames(hub, store, task_id, None, 1000))
+        return await collect(stream(hub, store, task_id))
 
     watchers = [late_watcher(random.uniform(0, 0.3)) for _ in range(40)]
     results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
@@ -111,7 +122,7 @@ async def test_a_watcher_of_a_finished_task_gets_the_result_and_the_stream_ends(
     hub, store = hub_and_store
     task_id = str(uuid.uuid4())
     await write_in_thread(lambda: celery_for(redis_server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
-    frames = await asyncio.wait_for(collect(task_frames(hub, store, task_id, None, 1000)), 5)
+    frames = await asyncio.wait_for(collect(stream(hub, store, task_id)), 5)
     assert [kind for kind, _ in parse_frames(frames)] == ["result"]
     assert frames[0].startswith(b"retry: 1000\n")
 
@@ -121,11 +132,11 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
         hub, store, redis, listener = await running_hub(server.url)
         try:
             task_id = str(uuid.uuid4())
-            stream = asyncio.create_task(collect(task_frames(hub, store, task_id, None, 1000)))
+            watching = asyncio.create_task(collect(stream(hub, store, task_id)))
             while not hub._watchers:  # the stream has started watching
                 await asyncio.sleep(0.01)
             server.stop()
-            frames = await asyncio.wait_for(stream, 10)
+            frames = await asyncio.wait_for(watching, 10)
             kinds = parse_frames(frames)
             assert kinds[0][0] == "status"
             assert kinds[-1][0] == "error" and kinds[-1][1]["reconnect"] is True
@@ -137,7 +148,7 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
             await write_in_thread(
                 lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS")
             )
-            frames = await asyncio.wait_for(collect(task_frames(hub, store, task_id, None, 1000)), 5)
+            frames = await asyncio.wait_for(collect(stream(hub, store, task_id)), 5)
             assert [kind for kind, _ in parse_frames(frames)] == ["result"]
         finally:
             await hub.stop()
