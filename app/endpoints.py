@@ -113,7 +113,10 @@ class AsyncEndpoint:
         # same read tells whether this endpoint issued it.
         inbox, close = services.hub.open(task_id)
         try:
-            issued_by, snapshot = await services.store.read_issued(task_id)
+            # A cached state is current as of now (no await since the inbox opened), so
+            # everything the inbox gets is newer; otherwise one read, as a poll does.
+            cached = services.cache.peek(task_id)
+            issued_by, snapshot = cached or await services.cache.read_issued(task_id)
             if issued_by != self.path:
                 raise HTTPException(404, _not_issued(task_id, self.path))
             last_event_id = request.headers.get("last-event-id") or None
@@ -154,7 +157,7 @@ class AsyncEndpoint:
         """The task the path names, if this endpoint issued it, and its current state."""
         services = services_of(request)
         task_id = _task_id(request)
-        issued_by, event = await services.store.read_issued(task_id)
+        issued_by, event = await services.cache.read_issued(task_id)
         if issued_by != self.path:
             raise HTTPException(404, _not_issued(task_id, self.path))
         return services, task_id, event

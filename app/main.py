@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from app import audio
 from app.access import TokenAuth, login_route
 from app.broker import TaskBroker, create_celery_client
+from app.cache import StateCache
 from app.errors import ServiceUnavailable, exception_handlers, json_response
 from app.hub import StateHub
 from app.liveness import check_liveness
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             streams = StreamSlots(settings.max_streams)
             metrics = WebMetrics()
             metrics.watch_live(hub, streams)
-            yield {"services": Services(settings, store, hub, broker, streams, metrics)}
+            cache = StateCache(hub, store)
+            yield {"services": Services(settings, store, hub, broker, streams, metrics, cache)}
         finally:
             liveness.cancel()
             await hub.stop()

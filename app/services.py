@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from app.broker import TaskBroker
+from app.cache import StateCache
 from app.hub import StateHub
 from app.metrics import WebMetrics
 from app.settings import Settings
@@ -22,6 +23,7 @@ class Services:
     broker: TaskBroker
     streams: StreamSlots
     metrics: WebMetrics
+    cache: StateCache
 
 
 def services_of(request: Request) -> Services:

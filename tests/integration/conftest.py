@@ -81,9 +81,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium driven by Playwright (never a browser Playwright downloads)."""
+    """Debian's chromium driven by Playwright (never a browser Playwright downloads).
+
+    Per module: Playwright's sync API keeps an event loop running while it is open, which
+    the async tests of the next module would trip over."""
     if not CHROMIUM.exists():
         pytest.skip(f"No browser: {CHROMIUM} is missing (apt-get install chromium; .ci/run does that as root)")
     with sync_playwright() as playwright:

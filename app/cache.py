@@ -1,0 +1,108 @@
+"""The latest state of recently read tasks, kept current by the process's subscription.
+
+A poll, or a stream opening on a task another stream already follows, then costs no Redis
+round trip: Celery publishes every state it stores, and the hub hands each one to the
+entry. An entry is filled the way a stream opens (follow, then read, then drop what the
+read already covered), lives ``ttl`` seconds, and dies with the subscription.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from app.events import TaskEvent
+from app.hub import StateHub
+from app.store import TaskStore
+
+
+class _Entry:
+    def __init__(self, endpoint: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.event: TaskEvent | None = None
+        self.expires = 0.0
+        self.alive = True
+        self._early: list[TaskEvent] | None = []  # messages that came while it was filling
+        self.stop: Callable[[], None] = lambda: None
+
+    def put(self, event: TaskEvent) -> None:
+        if event.id is None:  # the subscription is gone: this entry can no longer be trusted
+            self.alive = False
+            self.stop()
+        elif self._early is not None:
+            self._early.append(event)
+        else:
+            self.event = event
+
+    def settle(self, snapshot: TaskEvent) -> None:
+        """Take the read state, or what came after it: messages up to it are older or equal."""
+        early, self._early = self._early or [], None
+        ids = [event.id for event in early]
+        if snapshot.id in ids:
+            early = early[len(ids) - ids[::-1].index(snapshot.id) :]
+        self.event = early[-1] if early else snapshot
+
+
+class StateCache:
+    def __init__(self, hub: StateHub, store: TaskStore, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self._hub = hub
+        self._store = store
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, _Entry] = {}
+        self._next_sweep = 0.0
+
+    def peek(self, task_id: str) -> tuple[str, TaskEvent] | None:
+        """The cached endpoint and state of ``task_id``, if there is a good one; no I/O."""
+        entry = self._entries.get(task_id)
+        if entry is None or not entry.alive or entry.expires < time.monotonic() or entry.event is None:
+            return None
+        assert entry.endpoint is not None
+        return entry.endpoint, entry.event
+
+    async def read_issued(self, task_id: str) -> tuple[str | None, TaskEvent]:
+        """Which endpoint issued ``task_id`` (None: none did) and its current state."""
+        self._sweep()
+        cached = self.peek(task_id)
+        if cached is not None:
+            return cached
+        if not self._hub.connected:
+            return await self._store.read_issued(task_id)
+        self._drop(task_id)
+        entry = _Entry()
+        entry.stop = self._hub.follow(task_id, entry)
+        try:
+            endpoint, snapshot = await self._store.read_issued(task_id)
+            if endpoint is None:
+                entry.stop()
+                return None, snapshot
+            await self._hub.sync()
+        except BaseException:
+            entry.stop()
+            raise
+        entry.endpoint = endpoint
+        entry.settle(snapshot)
+        entry.expires = time.monotonic() + self._ttl
+        self._keep(task_id, entry)
+        assert entry.event is not None
+        return endpoint, entry.event
+
+    def _keep(self, task_id: str, entry: _Entry) -> None:
+        while len(self._entries) >= self._max:  # full: the oldest go first
+            self._drop(next(iter(self._entries)))
+        self._drop(task_id)
+        self._entries[task_id] = entry
+
+    def _sweep(self) -> None:
+        """Stop following tasks whose entries expired (at most once per ttl)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._ttl
+        for task_id in [key for key, entry in self._entries.items() if entry.expires < now or not entry.alive]:
+            self._drop(task_id)
+
+    def _drop(self, task_id: str) -> None:
+        entry = self._entries.pop(task_id, None)
+        if entry is not None:
+            entry.stop()
