@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from contract import progress_meta
@@ -53,6 +53,41 @@ class BatchProgress:
             f"Transcribing {self._names[index]} ({index + 1} of {len(self._names)})",
             current=index + 1,
             total=len(self._names),
+        )
+
+
+class SplitProgress:
+    """Percent of a batch whose files several workers transcribe at once: audio seconds done
+    across all of them over the total, finished files counting whole; it never goes back.
+
+    As in ``BatchProgress``, files count equally when no duration is known, and 100 is
+    left for the finished result.
+    """
+
+    def __init__(self, durations: Sequence[float]) -> None:
+        if any(d < 0 for d in durations):
+            raise ValueError(f"durations has a negative value: {list(durations)!r}")
+        self._by_seconds = sum(durations) > 0
+        self._weights = list(durations) if self._by_seconds else [1.0] * len(durations)
+        self._whole = sum(self._weights) or 1.0
+        self._best = 0
+
+    def at(self, seconds: Mapping[int, float], done: Collection[int], running: int) -> Meta:
+        """The meta for ``seconds`` into each unfinished file, with files ``done`` finished."""
+        reached = 0.0
+        for index, weight in enumerate(self._weights):
+            if index in done:
+                reached += weight
+            elif self._by_seconds:
+                reached += min(max(seconds.get(index, 0.0), 0.0), weight)
+        self._best = max(self._best, min(99, int(100 * reached / self._whole)))
+        total = len(self._weights)
+        return progress_meta(
+            self._best,
+            f"Transcribing {total} files: {running} running, {len(done)} done",
+            current=len(done),
+            total=total,
+            running=running,
         )
 
 

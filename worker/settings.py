@@ -26,6 +26,12 @@ class WorkerSettings:
     transcripts_dir: Path = DEFAULT_TRANSCRIPTS_DIR
     # A task's heartbeat outlives its last beat by this long (the web's WORKER_LOST_AFTER).
     worker_lost_after: float = WORKER_LOST_AFTER
+    # Up to this many worker processes share one batch, file by file; 1 keeps a batch on
+    # the worker that took it (splitting pays off only with several workers).
+    split_batches: int = 1
+    # CTranslate2 threads per model; 0 is its default (4). With several worker processes
+    # on one machine, 1 each avoids oversubscribing the cores.
+    whisper_cpu_threads: int = 0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -39,4 +45,6 @@ class WorkerSettings:
             progress_interval=setting_float(environ, "PROGRESS_INTERVAL", 0.25, 0),
             transcripts_dir=Path(transcripts_dir) if transcripts_dir else DEFAULT_TRANSCRIPTS_DIR,
             worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", WORKER_LOST_AFTER, 1),
+            split_batches=setting_int(environ, "SPLIT_BATCHES", 1, 1),
+            whisper_cpu_threads=setting_int(environ, "WHISPER_CPU_THREADS", 0, 0),
         )

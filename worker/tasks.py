@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +13,67 @@ from worker.inspection import inspect_folder
 from worker.model import load_model
 from worker.progress import Meta, ThrottledReporter
 from worker.settings import WorkerSettings
-from worker.transcription import transcribe_folder
+from worker.shared_batch import SharedBatch
+from worker.split import SegmentSource, lead_batch, work_on
+from worker.transcription import transcribe_folder, whisper_segments
+
+# Sent by the worker itself (a split batch's leader), never by the web.
+HELP_TASK = "audio.transcribe.help"
+
+
+def state_writer(task: Task) -> Callable[[Meta], None]:
+    """Writes this task's PROGRESS states (from any thread)."""
+    task_id = task.request.id
+
+    def write(meta: Meta) -> None:
+        # Called from a writer thread, where task.request is not this task's.
+        task.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
+
+    return write
 
 
 def progress_reporter(task: Task, settings: WorkerSettings) -> ThrottledReporter:
     """A throttled writer of this task's PROGRESS states."""
-    task_id = task.request.id
-
-    def write(meta: Meta) -> None:
-        # Called from the reporter's thread, where task.request is not this task's.
-        task.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
-
-    return ThrottledReporter(write, settings.progress_interval)
+    return ThrottledReporter(state_writer(task), settings.progress_interval)
 
 
 def register_tasks(celery: Celery, settings: WorkerSettings) -> None:
+    def segments() -> SegmentSource:
+        return whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads))
+
+    def shared_batch(batch_id: str) -> SharedBatch:
+        backend = celery.backend
+        return SharedBatch(backend.client, batch_id, backend.get_key_for_task(batch_id), settings.result_expires)
+
     @celery.task(name=TRANSCRIBE_TASK, bind=True)
     def transcribe(self: Task, input_dir: str) -> dict[str, Any]:
+        task_id = self.request.id
+        fallback = settings.transcripts_dir / task_id
+        if settings.split_batches > 1:
+            return lead_batch(
+                Path(input_dir),
+                shared_batch(task_id),
+                helpers=settings.split_batches - 1,
+                send_helper=lambda helper_id: help_transcribe.apply_async(
+                    kwargs={"batch_id": task_id}, task_id=helper_id, add_to_parent=False
+                ),
+                load_segments=segments,
+                write_state=state_writer(self),
+                interval=settings.progress_interval,
+                transcripts_fallback=fallback,
+            )
         with progress_reporter(self, settings) as reporter:
             return transcribe_folder(
                 Path(input_dir),
-                lambda: load_model(settings.whisper_model),
+                lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
                 reporter.report,
-                transcripts_fallback=settings.transcripts_dir / self.request.id,
+                transcripts_fallback=fallback,
             )
+
+    @celery.task(name=HELP_TASK, bind=True)
+    def help_transcribe(self: Task, batch_id: str) -> int:
+        """Transcribe files of a split batch until none is left; returns how many."""
+        return work_on(shared_batch(batch_id), self.request.id, segments, settings.progress_interval)
 
     @celery.task(name=INSPECT_TASK, bind=True)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:

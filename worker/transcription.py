@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import Counter
@@ -72,19 +73,31 @@ def transcribe_files(
     transcripts = []
     for index, path in enumerate(paths):
         on_progress(progress.at(index))
-        texts = []
-        try:
-            for segment in segments_of(path):
-                texts.append(segment.text.strip())
-                on_progress(progress.at(index, segment.end))
-        except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
-            logger.warning("Could not transcribe %s: %s", path, exc)
-            # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
-            reason = getattr(exc, "strerror", None) or str(exc)
-            transcripts.append(Transcript(path, error=f"Could not transcribe {path.name}: {reason}"))
-            continue
-        transcripts.append(Transcript(path, text=" ".join(t for t in texts if t)))
+        transcripts.append(
+            transcribe_file(path, segments_of, functools.partial(_report_at, on_progress, progress, index))
+        )
     return transcripts
+
+
+def _report_at(on_progress: Callable[[Meta], None], progress: BatchProgress, index: int, seconds: float) -> None:
+    on_progress(progress.at(index, seconds))
+
+
+def transcribe_file(
+    path: Path, segments_of: Callable[[Path], Iterable[Segment]], on_seconds: Callable[[float], None]
+) -> Transcript:
+    """One file's transcript, reporting how many seconds into it each segment ends."""
+    texts = []
+    try:
+        for segment in segments_of(path):
+            texts.append(segment.text.strip())
+            on_seconds(segment.end)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
+        logger.warning("Could not transcribe %s: %s", path, exc)
+        # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return Transcript(path, error=f"Could not transcribe {path.name}: {reason}")
+    return Transcript(path, text=" ".join(t for t in texts if t))
 
 
 def whisper_segments(model: WhisperModel) -> Callable[[Path], Iterator[Segment]]:
@@ -135,6 +148,11 @@ def transcribe_folder(
     on_progress(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
     model = load_model()
     transcripts = transcribe_files(paths, whisper_segments(model), on_progress)
+    return batch_response(folder, transcripts, transcripts_fallback)
+
+
+def batch_response(folder: Path, transcripts: list[Transcript], transcripts_fallback: Path) -> dict[str, Any]:
+    """Write the transcripts beside ``folder`` and answer a RescueBox BatchTextResponse."""
     transcripts_dir = write_transcripts(folder, transcripts, transcripts_fallback)
     return {
         "output_type": "batchtext",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from worker.progress import BatchProgress, Meta, ThrottledReporter
+from worker.progress import BatchProgress, Meta, SplitProgress, ThrottledReporter
 
 NAMES = ["a.mp3", "b.mp3", "c.mp3"]
 
@@ -93,6 +93,53 @@ def test_index_outside_the_batch_is_rejected(names: list[str], index: int) -> No
 
     with pytest.raises(ValueError, match=rf"index has value {index}; there are {len(names)} files"):
         progress.at(index)
+
+
+@pytest.mark.parametrize(
+    ("durations", "seconds", "done", "percent"),
+    [
+        pytest.param([10, 20, 30], {}, set(), 0, id="start"),
+        pytest.param([10, 20, 30], {1: 10.0, 2: 15.0}, set(), 41, id="seconds-of-files-running-at-once-add-up"),
+        pytest.param([10, 20, 30], {2: 15.0}, {0}, 41, id="a-finished-file-counts-whole"),
+        pytest.param([10, 20, 30], {0: 3.0}, {0}, 16, id="a-finished-file-counts-whole-whatever-its-seconds"),
+        pytest.param([10, 20, 30], {1: 99.0}, set(), 33, id="seconds-past-a-files-end-count-that-file-only"),
+        pytest.param([10, 20, 30], {1: -5.0}, set(), 0, id="negative-seconds-count-nothing"),
+        pytest.param([10, 20, 30], {}, {0, 1, 2}, 99, id="all-done-is-99-until-the-result"),
+        pytest.param([0, 0, 0, 0], {0: 5.0}, {1}, 25, id="all-unknown-count-equally-by-files-done"),
+        pytest.param([10, 0, 10], {1: 5.0}, {1}, 0, id="unknown-duration-counts-nothing"),
+    ],
+)
+def test_split_percent_is_audio_seconds_done_across_files_over_total(
+    durations: list[float], seconds: dict[int, float], done: set[int], percent: int
+) -> None:
+    assert SplitProgress(durations).at(seconds, done, running=0)["percent"] == percent
+
+
+def test_split_meta_says_how_many_files_run_and_are_done() -> None:
+    meta = SplitProgress([10, 20, 30, 40, 50, 60]).at({3: 20.0, 4: 0.0}, {0, 1, 2}, running=2)
+
+    assert meta == {
+        "percent": 38,
+        "description": "Transcribing 6 files: 2 running, 3 done",
+        "current": 3,
+        "total": 6,
+        "running": 2,
+    }
+
+
+def test_split_percent_never_goes_back_when_a_file_starts_over() -> None:
+    progress = SplitProgress([10, 10])
+    progress.at({0: 8.0}, set(), running=1)
+
+    # Its worker died and the file is transcribed again from the start.
+    again = progress.at({0: 1.0}, set(), running=1)
+
+    assert again["percent"] == 40
+
+
+def test_split_batch_with_a_negative_duration_is_rejected() -> None:
+    with pytest.raises(ValueError, match="durations has a negative value"):
+        SplitProgress([1.0, -1.0])
 
 
 class Writes:

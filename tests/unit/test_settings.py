@@ -40,6 +40,8 @@ def test_worker_defaults() -> None:
         whisper_model=None,
         progress_interval=0.25,
         transcripts_dir=DEFAULT_TRANSCRIPTS_DIR,
+        split_batches=1,
+        whisper_cpu_threads=0,
     )
 
 
@@ -56,6 +58,8 @@ def test_empty_values_mean_the_defaults(cls: SettingsType) -> None:
         "TRANSCRIPTS_DIR",
         "STREAM_QUEUE_SIZE",
         "SSE_PING_SECONDS",
+        "SPLIT_BATCHES",
+        "WHISPER_CPU_THREADS",
     ]
 
     assert cls.from_environ(dict.fromkeys(names, "")) == cls.from_environ({})
@@ -190,6 +194,12 @@ def test_worker_settings_are_read(tmp_path: Path) -> None:
     )
 
 
+def test_worker_scaling_settings_are_read() -> None:
+    settings = WorkerSettings.from_environ({"SPLIT_BATCHES": "8", "WHISPER_CPU_THREADS": "1"})
+
+    assert (settings.split_batches, settings.whisper_cpu_threads) == (8, 1)
+
+
 def test_worker_progress_interval_may_be_zero() -> None:
     assert WorkerSettings.from_environ({"PROGRESS_INTERVAL": "0"}).progress_interval == 0
 
@@ -221,6 +231,9 @@ def test_worker_progress_interval_may_be_zero() -> None:
             "nan",
             id="progress-interval-nan",
         ),
+        pytest.param("SPLIT_BATCHES", "0", id="split-batches-0"),
+        pytest.param("SPLIT_BATCHES", "two", id="split-batches-word"),
+        pytest.param("WHISPER_CPU_THREADS", "-1", id="cpu-threads-negative"),
     ],
 )
 def test_worker_bad_number_names_the_setting_and_value(name: str, raw: str) -> None:

@@ -1,0 +1,128 @@
+"""A batch split over several workers: the task that took it leads, helper tasks join in.
+
+Every participant claims whole files from the batch's list in Redis until none is left, so
+a helper that starts late (or never) only means the others do more. The leader transcribes
+too, then waits for the files its helpers still have, takes back those whose worker died,
+and returns the batch's result. It alone writes the batch's state, so the percent cannot go
+back, its heartbeat is the batch's, and nothing but it can overwrite a cancelled batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from contract import progress_meta
+from worker.progress import Meta, SplitProgress, ThrottledReporter
+from worker.shared_batch import SharedBatch
+from worker.transcription import (
+    Segment,
+    batch_response,
+    find_audio_files,
+    probe_duration,
+    transcribe_file,
+)
+
+logger = logging.getLogger(__name__)
+
+SegmentSource = Callable[[Path], Iterable[Segment]]
+# A file is claimed again after its worker died, but not a third time: it may be what kills them.
+CLAIM_ATTEMPTS = 2
+# The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is.
+_MIN_POLL = 0.05
+
+
+def lead_batch(
+    folder: Path,
+    batch: SharedBatch,
+    helpers: int,
+    send_helper: Callable[[str], None],
+    load_segments: Callable[[], SegmentSource],
+    write_state: Callable[[Meta], None],
+    interval: float,
+    transcripts_fallback: Path,
+) -> dict[str, Any]:
+    """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input_dir {str(folder)!r} is not a folder (any more)")
+    paths = find_audio_files(folder)
+    write_state(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
+    progress = SplitProgress([probe_duration(path) for path in paths])
+    helper_ids = [str(uuid.uuid4()) for _ in range(min(helpers, len(paths) - 1))]
+    batch.plan(paths, helper_ids)
+    for helper_id in helper_ids:
+        send_helper(helper_id)
+    poll = max(interval, _MIN_POLL)
+    with _StateWriter(lambda: progress.at(**_counts(batch)), write_state, poll):
+        while True:
+            work_on(batch, batch.id, load_segments, interval)
+            if batch.finished():
+                break
+            if not batch.take_back_lost(CLAIM_ATTEMPTS):
+                time.sleep(poll)
+    transcripts = batch.transcripts(paths)
+    batch.clean_up()
+    return batch_response(folder, transcripts, transcripts_fallback)
+
+
+def work_on(batch: SharedBatch, claimer: str, load_segments: Callable[[], SegmentSource], interval: float) -> int:
+    """Transcribe files of ``batch`` until none is left to claim; returns how many."""
+    segments_of: SegmentSource | None = None
+    count = 0
+    with ThrottledReporter(lambda meta: batch.report_seconds(**meta), interval) as reporter:
+        while (claimed := batch.claim(claimer)) is not None:
+            index, path = claimed
+            # Loaded only once there is work: a helper that comes too late never loads it.
+            segments_of = segments_of or load_segments()
+            transcript = transcribe_file(path, segments_of, functools.partial(_report_seconds, reporter, index))
+            batch.finish(index, transcript)
+            logger.info("Transcribed %s, file %d of batch %s", path.name, index + 1, batch.id)
+            count += 1
+    return count
+
+
+def _report_seconds(reporter: ThrottledReporter, index: int, seconds: float) -> None:
+    reporter.report({"index": index, "seconds": seconds})
+
+
+def _counts(batch: SharedBatch) -> dict[str, Any]:
+    snapshot = batch.snapshot()
+    return {"seconds": snapshot.seconds, "done": snapshot.done, "running": len(snapshot.running)}
+
+
+class _StateWriter:
+    """Every ``interval``, reads the batch's progress and writes it if it changed."""
+
+    def __init__(self, read: Callable[[], Meta], write: Callable[[Meta], None], interval: float) -> None:
+        self._read = read
+        self._write = write
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batch-state", daemon=True)
+
+    def __enter__(self) -> _StateWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Stopped before the task returns: no progress can land after its result.
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        last: Meta | None = None
+        while not self._stop.wait(self._interval):
+            try:
+                meta = self._read()
+                if meta != last:
+                    self._write(meta)
+                    last = meta
+            except Exception:
+                # Progress is advisory: a failed read or write must not sink the batch.
+                logger.exception("Could not write the batch's progress")
