@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import DEFAULT_REDIS_URL, WORKER_LOST_AFTER, redis_urls, setting_float, setting_int
-from logs import LogFormat
+from logs import LogFormat, read_log_format
 
 
 def _roots(raw: str) -> tuple[Path, ...]:
@@ -29,12 +29,6 @@ def _gc_thresholds(value: str) -> tuple[int, int, int]:
     if min(first, second, third) < 1:
         raise ValueError(f"Setting 'GC_THRESHOLDS' has value {value!r}. Each must be at least 1.")
     return first, second, third
-
-
-def _log_format(value: str) -> LogFormat:
-    if value not in ("text", "json"):
-        raise ValueError(f"Setting 'LOG_FORMAT' has value {value!r}. Use 'text' or 'json'.")
-    return value  # type: ignore[return-value]
 
 
 def _redis_backend(url: str) -> str:
@@ -93,7 +87,7 @@ class Settings:
             max_streams=setting_int(environ, "MAX_STREAMS", defaults.max_streams, 1),
             redis_max_connections=setting_int(environ, "REDIS_MAX_CONNECTIONS", defaults.redis_max_connections, 1),
             api_token=environ.get("API_TOKEN") or None,
-            log_format=_log_format(environ.get("LOG_FORMAT") or "text"),
+            log_format=read_log_format(environ),
             gc_thresholds=_gc_thresholds(environ.get("GC_THRESHOLDS") or "50000,50,100"),
             cors_origins=tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract import DEFAULT_REDIS_URL, WORKER_LOST_AFTER, redis_urls, setting_float, setting_int
+from logs import LogFormat, read_log_format
 
 DEFAULT_TRANSCRIPTS_DIR = Path.home() / ".local/share/live-progress/transcripts"
 
@@ -32,6 +33,9 @@ class WorkerSettings:
     # CTranslate2 threads per model; 0 is its default (4). With several worker processes
     # on one machine, 1 each avoids oversubscribing the cores.
     whisper_cpu_threads: int = 0
+    # Where the worker serves its Prometheus metrics; 0 turns them off.
+    metrics_port: int = 9808
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -44,6 +48,8 @@ class WorkerSettings:
             whisper_model=environ.get("WHISPER_MODEL") or None,
             progress_interval=setting_float(environ, "PROGRESS_INTERVAL", 0.25, 0),
             transcripts_dir=Path(transcripts_dir) if transcripts_dir else DEFAULT_TRANSCRIPTS_DIR,
+            metrics_port=setting_int(environ, "WORKER_METRICS_PORT", 9808, 0),
+            log_format=read_log_format(environ),
             worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", WORKER_LOST_AFTER, 1),
             split_batches=setting_int(environ, "SPLIT_BATCHES", 1, 1),
             whisper_cpu_threads=setting_int(environ, "WHISPER_CPU_THREADS", 0, 0),

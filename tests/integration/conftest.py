@@ -54,6 +54,8 @@ def service_env(
         # Keep-alive comments every second, so a test can see one.
         "SSE_PING_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
+        # Workers serve metrics only where a test asks for them (several run at once).
+        "WORKER_METRICS_PORT": "0",
     }
 
 

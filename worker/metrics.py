@@ -1,0 +1,80 @@
+"""Prometheus metrics of a worker: tasks by final state, audio seconds, real-time factor.
+
+Tasks run in pool processes, so the figures use prometheus_client's multiprocess mode: each
+process writes to files in a shared folder, and the worker's main process serves them all
+on WORKER_METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_init
+
+from contract import TRANSCRIBE_TASK
+
+logger = logging.getLogger(__name__)
+
+_RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+
+
+def audio_seconds(result: Any) -> float:
+    """Seconds of audio behind a transcription result (its files that were transcribed)."""
+    from worker.transcription import probe_duration
+
+    if not isinstance(result, dict):
+        return 0.0
+    texts = result.get("texts") or []
+    return sum(probe_duration(Path(t["title"])) for t in texts if t.get("subtitle") != "error" and t.get("title"))
+
+
+def install_metrics(celery: Celery, port: int) -> None:
+    """Serve this worker's metrics on ``port`` (0: not at all)."""
+    if not port:
+        return
+    # Before prometheus_client is first imported: the pool processes forked later inherit it.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="live-progress-worker-metrics-"))
+    from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
+
+    tasks = Counter("live_progress_worker_tasks", "Tasks this worker ran, by name and final state", ["task", "state"])
+    transcribed = Counter("live_progress_worker_audio_seconds", "Seconds of audio transcribed")
+    real_time = Histogram(
+        "live_progress_worker_real_time_factor", "Seconds of work per second of audio, per batch", buckets=_RTF_BUCKETS
+    )
+    started: dict[str, float] = {}
+
+    def serve(**_: Any) -> None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        try:
+            start_http_server(port, registry=registry)
+            logger.info("Worker metrics on port %d", port)
+        except OSError as exc:  # another worker on this machine has the port
+            logger.warning("Worker metrics not served on port %d: %s", port, exc)
+
+    def on_prerun(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
+        if task_id and sender is not None and sender.app is celery:
+            started[task_id] = time.monotonic()
+
+    def on_postrun(
+        sender: Any = None, task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any
+    ) -> None:
+        if not task_id or sender is None or sender.app is not celery:
+            return
+        took = time.monotonic() - started.pop(task_id, time.monotonic())
+        tasks.labels(sender.name, state or "UNKNOWN").inc()
+        if sender.name == TRANSCRIBE_TASK and state == "SUCCESS":
+            seconds = audio_seconds(retval)
+            if seconds > 0:
+                transcribed.inc(seconds)
+                real_time.observe(took / seconds)
+
+    worker_init.connect(serve, weak=False, dispatch_uid=f"metrics-serve-{id(celery)}")
+    task_prerun.connect(on_prerun, weak=False, dispatch_uid=f"metrics-prerun-{id(celery)}")
+    task_postrun.connect(on_postrun, weak=False, dispatch_uid=f"metrics-postrun-{id(celery)}")
