@@ -84,7 +84,7 @@ class SplitProgress:
         total = len(self._weights)
         return progress_meta(
             self._best,
-            f"Transcribing {total} files: {running} running, {len(done)} done",
+            f"Transcribing {total} file{'' if total == 1 else 's'}: {running} running, {len(done)} done",
             current=len(done),
             total=total,
             running=running,

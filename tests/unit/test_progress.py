@@ -127,6 +127,10 @@ def test_split_meta_says_how_many_files_run_and_are_done() -> None:
     }
 
 
+def test_split_meta_of_one_file_says_file() -> None:
+    assert SplitProgress([10]).at({0: 5.0}, set(), running=1)["description"] == "Transcribing 1 file: 1 running, 0 done"
+
+
 def test_split_percent_never_goes_back_when_a_file_starts_over() -> None:
     progress = SplitProgress([10, 10])
     progress.at({0: 8.0}, set(), running=1)
