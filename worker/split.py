@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from contract import progress_meta
 from worker.progress import Meta, SplitProgress, ThrottledReporter
 from worker.shared_batch import SharedBatch
 from worker.transcription import (
     Segment,
     batch_response,
-    find_audio_files,
+    prepare_batch,
     probe_duration,
     transcribe_file,
 )
@@ -49,10 +48,7 @@ def lead_batch(
     transcripts_fallback: Path,
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input_dir {str(folder)!r} is not a folder (any more)")
-    paths = find_audio_files(folder)
-    write_state(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
+    paths = prepare_batch(folder, write_state)
     progress = SplitProgress([probe_duration(path) for path in paths])
     helper_ids = [str(uuid.uuid4()) for _ in range(min(helpers, len(paths) - 1))]
     batch.plan(paths, helper_ids)

@@ -135,6 +135,15 @@ def _write_into(target: Path, folder: Path, transcripts: list[Transcript]) -> Pa
     return target
 
 
+def prepare_batch(folder: Path, on_progress: Callable[[Meta], None]) -> list[Path]:
+    """The batch's audio files, once the folder is known to be there; reports that it starts."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input_dir {str(folder)!r} is not a folder (any more)")
+    paths = find_audio_files(folder)
+    on_progress(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
+    return paths
+
+
 def transcribe_folder(
     folder: Path,
     load_model: Callable[[], WhisperModel],
@@ -142,10 +151,7 @@ def transcribe_folder(
     transcripts_fallback: Path,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input_dir {str(folder)!r} is not a folder (any more)")
-    paths = find_audio_files(folder)
-    on_progress(progress_meta(0, f"Preparing {len(paths)} files", current=0, total=len(paths)))
+    paths = prepare_batch(folder, on_progress)
     model = load_model()
     transcripts = transcribe_files(paths, whisper_segments(model), on_progress)
     return batch_response(folder, transcripts, transcripts_fallback)
