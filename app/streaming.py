@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -70,9 +71,20 @@ class CountedEventSourceResponse(EventSourceResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+            await self._end(send)
         finally:
             self._slots.release()
             self._on_close()
+
+    @staticmethod
+    async def _end(send: Send) -> None:
+        """End the response if sse-starlette left it open (it does when the server shuts
+        down), so the client sees a clean end and uvicorn does not log each stream as an
+        error. After a normal end the server refuses this message, which is fine; a client
+        that stopped reading gets one second, then uvicorn closes its connection."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette bounds each send with anyio.move_on_after, which at 10,000 streams
