@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from app.events import TaskEvent
+from app.events import TaskEvent, after_last
 from app.hub import StateHub
 from app.store import TaskStore
 
@@ -36,11 +36,8 @@ class _Entry:
 
     def settle(self, snapshot: TaskEvent) -> None:
         """Take the read state, or what came after it: messages up to it are older or equal."""
-        early, self._early = self._early or [], None
-        ids = [event.id for event in early]
-        if snapshot.id in ids:
-            early = early[len(ids) - ids[::-1].index(snapshot.id) :]
-        self.event = early[-1] if early else snapshot
+        newer, self._early = after_last(self._early or [], snapshot.id), None
+        self.event = newer[-1] if newer else snapshot
 
 
 class StateCache:

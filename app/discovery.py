@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from app.endpoints import AsyncEndpoint
-from app.errors import json_response
+from app.errors import constant_json
 
 
 def package_version() -> str:
@@ -56,17 +54,9 @@ class Plugin:
         }
 
     def routes(self) -> list[BaseRoute]:
-        def constant(body: object) -> Any:
-            encoded = json_response(body).body
-
-            async def answer(request: Request) -> Response:
-                return Response(encoded, media_type="application/json")
-
-            return answer
-
         routes: list[BaseRoute] = [
-            Route(f"/{self.name}/api/routes", constant(self.api_routes()), methods=["GET"]),
-            Route(f"/{self.name}/api/app_metadata", constant(self.app_metadata()), methods=["GET"]),
+            Route(f"/{self.name}/api/routes", constant_json(self.api_routes()), methods=["GET"]),
+            Route(f"/{self.name}/api/app_metadata", constant_json(self.app_metadata()), methods=["GET"]),
         ]
         for endpoint in self.endpoints:
             routes.extend(endpoint.routes())

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from app.bodies import parse_json, read_body
-from app.errors import InputError, error_response, json_response
+from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
 from app.services import Services, services_of
 from app.settings import Settings
@@ -62,13 +62,8 @@ class AsyncEndpoint:
         return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
 
     def routes(self) -> list[BaseRoute]:
-        schema = json_response(self.task_schema()).body
-
-        async def task_schema(request: Request) -> Response:
-            return Response(schema, media_type="application/json")
-
         return [
-            Route(self.task_schema_path, task_schema, methods=["GET"]),
+            Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
             Route(self.path, self.submit, methods=["POST"]),
             Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
             Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -26,6 +27,16 @@ class InputError(Exception):
 
 def json_response(body: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code, headers, media_type="application/json")
+
+
+def constant_json(body: object) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that answers ``body``, encoded once."""
+    encoded = orjson.dumps(body)
+
+    async def answer(request: Request) -> Response:
+        return Response(encoded, media_type="application/json")
+
+    return answer
 
 
 def error_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -31,6 +32,19 @@ class TaskEvent:
         event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
         frame = b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), view.kind.encode(), data)
         return cls(view.kind, view.final, data, event_id, frame, view.executing)
+
+
+def after_last(events: Iterable[TaskEvent], event_id: str | None) -> list[TaskEvent]:
+    """The events after the last one with ``event_id``; all of them if none has it.
+
+    Messages that reach a listener before a snapshot's barrier are either the snapshot's own
+    state and older ones, or all newer: this keeps exactly the newer ones.
+    """
+    events = list(events)
+    ids = [event.id for event in events]
+    if event_id not in ids:
+        return events
+    return events[len(ids) - ids[::-1].index(event_id) :]
 
 
 def event_for_meta(raw: bytes | None) -> TaskEvent:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from app.events import TaskEvent, event_for_meta, stream_lost_event
+from app.events import TaskEvent, after_last, event_for_meta, stream_lost_event
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,7 @@ class Inbox:
 
     def discard_through(self, event_id: str | None) -> None:
         """Drop queued events up to and including the last one with ``event_id``, if any."""
-        ids = [event.id for event in self._events]
-        if event_id in ids:
-            for _ in range(len(ids) - ids[::-1].index(event_id)):
-                self._events.popleft()
+        self._events = deque(after_last(self._events, event_id))
 
 
 class Listener(Protocol):

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypedDict
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -27,7 +26,7 @@ from app import audio
 from app.access import TokenAuth, login_route
 from app.broker import TaskBroker, create_celery_client
 from app.cache import StateCache
-from app.errors import ServiceUnavailable, exception_handlers, json_response
+from app.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
 from app.hub import StateHub
 from app.liveness import check_liveness
 from app.metrics import WebMetrics
@@ -135,12 +134,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     for plugin in PLUGINS:
         routes.extend(plugin.routes())
-    document = orjson.dumps(openapi_document(PLUGINS, token_required=settings.api_token is not None))
-
-    async def openapi(request: Request) -> Response:
-        return Response(document, media_type="application/json")
-
-    routes.append(Route("/openapi.json", openapi))
+    document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
+    routes.append(Route("/openapi.json", constant_json(document)))
     middleware = []
     if settings.cors_origins:
         middleware.append(
