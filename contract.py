@@ -150,7 +150,9 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     info = result if isinstance(result, Mapping) else {}
     if state == "STARTED":
         info = {k: v for k, v in info.items() if k not in _STARTED_META_KEYS}
-    elif state == "RETRY":
+    elif state == "RETRY" and "exc_type" in info:
+        # Celery's own retry stores the exception; a task handed on to another worker
+        # (a worker stopping mid-batch) stores its progress, which holds.
         info = {"description": f"Retrying: {failure_reason(result)}"}
     description = info.get("description")
     root = {
@@ -160,7 +162,7 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     }
     # Extra fields (current, total, eta_seconds, ...) pass through to clients.
     root.update((k, v) for k, v in info.items() if k not in root)
-    # A RETRY waits in the broker for its next attempt: no worker is executing it.
+    # A RETRY waits in the broker for its next attempt: no worker is executing it (yet).
     return TaskView("progress", {"root": root}, executing=state != "RETRY")
 
 

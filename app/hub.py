@@ -7,6 +7,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -64,11 +65,16 @@ class StateHub:
     encoded once, however many watchers its task has.
     """
 
-    def __init__(self, redis: Redis, channel_prefix: bytes, queue_size: int) -> None:
+    def __init__(
+        self, redis: Redis, channel_prefix: bytes, queue_size: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._redis = redis
         self._prefix = channel_prefix
         self._queue_size = queue_size
+        self._clock = clock
         self._watchers: dict[bytes, set[Listener]] = {}
+        # When each followed task's latest state was published, or when following it began.
+        self._heard: dict[bytes, float] = {}
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
         self._next_sync: asyncio.Future[None] | None = None
         self._sync_pings: set[asyncio.Task[None]] = set()
@@ -102,6 +108,12 @@ class StateHub:
     def watched_task_ids(self) -> list[str]:
         return [channel[len(self._prefix) :].decode() for channel in self._watchers]
 
+    def quiet_tasks(self, longer_than: float) -> list[str]:
+        """Followed tasks of which no state has been published for ``longer_than`` seconds
+        (counted from when this process began following them)."""
+        since = self._clock() - longer_than
+        return [channel[len(self._prefix) :].decode() for channel, heard in self._heard.items() if heard <= since]
+
     def open(self, task_id: str) -> tuple[Inbox, Callable[[], None]]:
         """An inbox that receives every state of ``task_id`` from now on, and how to close it."""
         if not self.connected:
@@ -112,7 +124,11 @@ class StateHub:
     def follow(self, task_id: str, listener: Listener) -> Callable[[], None]:
         """Hand ``listener`` every state of ``task_id`` from now on; returns how to stop."""
         channel = self._prefix + task_id.encode()
-        self._watchers.setdefault(channel, set()).add(listener)
+        listeners = self._watchers.get(channel)
+        if listeners is None:
+            listeners = self._watchers[channel] = set()
+            self._heard[channel] = self._clock()
+        listeners.add(listener)
 
         def stop() -> None:
             listeners = self._watchers.get(channel)
@@ -120,6 +136,7 @@ class StateHub:
                 listeners.discard(listener)
                 if not listeners:
                     del self._watchers[channel]
+                    del self._heard[channel]
 
         return stop
 
@@ -194,6 +211,8 @@ class StateHub:
         if kind == "pmessage":
             inboxes = self._watchers.get(message["channel"])
             if inboxes:
+                # Whoever wrote it, a state written is a sign of life (app/liveness.py).
+                self._heard[message["channel"]] = self._clock()
                 try:
                     event = event_for_meta(message["data"])
                 except Exception:

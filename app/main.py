@@ -28,7 +28,7 @@ from app.broker import TaskBroker, create_celery_client
 from app.cache import StateCache
 from app.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
 from app.hub import StateHub
-from app.liveness import check_liveness
+from app.liveness import Liveness
 from app.metrics import WebMetrics
 from app.openapi import openapi_document
 from app.services import Services, services_of
@@ -107,17 +107,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         celery = create_celery_client(settings)
         broker = TaskBroker(celery)
         hub = StateHub(listener, broker.result_key_prefix, settings.stream_queue_size)
-        store = TaskStore(redis, broker.result_key_prefix, settings.result_expires, broker.mark_lost)
+        store = TaskStore(redis, broker.result_key_prefix, settings.result_expires)
         await hub.start()
         if not await hub.wait_connected(timeout=3):
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
-        liveness = asyncio.create_task(check_liveness(hub, store, settings.worker_lost_after / 4))
+        liveness = asyncio.create_task(Liveness(hub, store, broker.mark_lost, settings.worker_lost_after).run())
         tune_gc(settings.gc_thresholds)
         try:
             streams = StreamSlots(settings.max_streams)
             metrics = WebMetrics()
             metrics.watch_live(hub, streams)
-            cache = StateCache(hub, store)
+            # A polled task stays followed long enough for the liveness check to judge it.
+            cache = StateCache(hub, store, ttl=max(30.0, 1.5 * settings.worker_lost_after))
             yield {"services": Services(settings, store, hub, broker, streams, metrics, cache)}
         finally:
             liveness.cancel()

@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from app.broker import TaskBroker
 from app.hub import StateHub
 from app.store import TaskStore
 from app.streaming import task_frames
@@ -39,7 +38,7 @@ async def running_hub(url: str) -> tuple[StateHub, TaskStore, Redis, Redis]:
     hub = StateHub(listener, PREFIX, queue_size=1000)
     await hub.start()
     assert await hub.wait_connected(5)
-    return hub, TaskStore(redis, PREFIX, 3600, TaskBroker(celery_for(url)).mark_lost), redis, listener
+    return hub, TaskStore(redis, PREFIX, 3600), redis, listener
 
 
 @pytest.fixture

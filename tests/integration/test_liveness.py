@@ -1,0 +1,149 @@
+"""Which tasks are lost with their worker, judged against a real redis-server and states written
+by Celery's own backend from an app that shares no code with the worker (a foreign writer)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from celery import Celery
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from app.broker import TaskBroker
+from app.events import WORKER_LOST_EVENT
+from app.hub import StateHub
+from app.liveness import Liveness
+from app.store import TaskStore
+from contract import PROGRESS_STATE, celery_config, heartbeat_key
+from launch.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+PREFIX = b"celery-task-meta-"
+LOST_AFTER = 5.0
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Setup:
+    hub: StateHub
+    liveness: Liveness
+    clock: ManualClock
+    foreign: Celery  # writes states the way any Celery app does: backend.store_result
+
+    def write(self, task_id: str, state: str, meta: dict) -> None:
+        self.foreign.backend.store_result(task_id, meta, state)
+
+
+@pytest.fixture
+async def setup(redis_server: RedisServer) -> AsyncIterator[Setup]:
+    url = redis_server.url
+    foreign = Celery("someone-elses-app")
+    foreign.conf.update(celery_config(url, url, 3600))
+    clock = ManualClock()
+    listener = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+    redis = Redis.from_url(url)
+    hub = StateHub(listener, PREFIX, queue_size=100, clock=clock)
+    await hub.start()
+    assert await hub.wait_connected(5)
+    store = TaskStore(redis, PREFIX, 3600)
+    web_celery = Celery("web")
+    web_celery.conf.update(celery_config(url, url, 3600))
+    yield Setup(hub, Liveness(hub, store, TaskBroker(web_celery).mark_lost, LOST_AFTER), clock, foreign)
+    await hub.stop()
+    await redis.aclose()
+    await listener.aclose()
+    web_celery.close()
+    foreign.close()
+
+
+async def until_final(inbox) -> object:  # noqa: ANN001 - an app.hub.Inbox
+    while not (event := await asyncio.wait_for(inbox.get(), 10)).final:
+        pass
+    return event
+
+
+async def test_a_task_whose_state_keeps_changing_is_alive_without_any_heartbeat(setup: Setup) -> None:
+    task_id = str(uuid.uuid4())
+    inbox, close = setup.hub.open(task_id)
+    try:
+        for step in range(12):  # well past LOST_AFTER in all, one second between writes
+            await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": step, "description": "x"})
+            assert (await asyncio.wait_for(inbox.get(), 10)).kind == "progress"
+            setup.clock.now += 1
+            assert await setup.liveness.check() == []
+    finally:
+        close()
+
+
+async def test_a_running_task_silent_for_lost_after_is_recorded_lost_and_its_streams_hear_it(setup: Setup) -> None:
+    task_id = str(uuid.uuid4())
+    inbox, close = setup.hub.open(task_id)
+    try:
+        await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": 3, "description": "x"})
+        assert (await asyncio.wait_for(inbox.get(), 10)).kind == "progress"
+        setup.clock.now += LOST_AFTER - 0.5
+        assert await setup.liveness.check() == []
+        setup.clock.now += 0.5
+        assert await setup.liveness.check() == [task_id]
+        assert (await until_final(inbox)) == WORKER_LOST_EVENT
+    finally:
+        close()
+
+
+@pytest.mark.parametrize(
+    ("state", "meta"),
+    [
+        pytest.param(None, None, id="queued"),
+        pytest.param("RETRY", {"percent": 40, "description": "Waiting for a worker"}, id="waiting-to-resume"),
+        pytest.param("SUCCESS", {"texts": []}, id="finished"),
+    ],
+)
+async def test_a_task_no_worker_is_executing_is_never_lost(setup: Setup, state: str | None, meta: dict | None) -> None:
+    task_id = str(uuid.uuid4())
+    if state is not None:
+        await asyncio.to_thread(setup.write, task_id, state, meta)
+    _, close = setup.hub.open(task_id)
+    try:
+        setup.clock.now += LOST_AFTER * 10
+        assert await setup.liveness.check() == []
+    finally:
+        close()
+
+
+async def test_a_heartbeat_keeps_a_silent_task_alive(setup: Setup) -> None:
+    task_id = str(uuid.uuid4())
+    await asyncio.to_thread(setup.write, task_id, "STARTED", {"pid": 1, "hostname": "h"})
+    await asyncio.to_thread(setup.foreign.backend.client.set, heartbeat_key(task_id), b"1", ex=60)
+    _, close = setup.hub.open(task_id)
+    try:
+        setup.clock.now += LOST_AFTER * 10
+        assert await setup.liveness.check() == []
+    finally:
+        close()
+
+
+async def test_following_a_task_starts_the_silence_afresh(setup: Setup) -> None:
+    """A process that just began to follow a task has not heard it yet: it waits lost_after."""
+    task_id = str(uuid.uuid4())
+    await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": 3, "description": "x"})
+    setup.clock.now += LOST_AFTER * 10  # long before anyone here followed it
+    _, close = setup.hub.open(task_id)
+    try:
+        assert await setup.liveness.check() == []
+        setup.clock.now += LOST_AFTER
+        assert await setup.liveness.check() == [task_id]
+    finally:
+        close()
