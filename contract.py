@@ -84,7 +84,6 @@ def celery_config(broker_url: str, result_backend: str, result_expires: int) -> 
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "task_track_started": True,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"socket_connect_timeout": 3},
         "redis_socket_connect_timeout": 3,

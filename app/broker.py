@@ -42,12 +42,14 @@ class TaskBroker:
     async def send(self, name: str, task_id: str, kwargs: dict[str, Any]) -> None:
         await self._blocking(self._celery.send_task, name, task_id=task_id, kwargs=kwargs)
 
-    async def cancel(self, task_id: str, started: bool) -> None:
+    async def cancel(self, task_id: str, executing: bool) -> None:
         """Revoke the task and the tasks it lists as its children (``contract.children_key``);
         a worker running one kills the process running it and records REVOKED.
 
-        A task no worker has started yet is marked REVOKED here and now, so its watchers
-        hear at once (workers skip revoked tasks when they get to them).
+        A task no worker is executing (queued, or waiting for a worker to resume it) is
+        marked REVOKED here and now: its watchers hear at once, and every worker, even one
+        started later, reads it before running the task (worker/revocation.py). So are the
+        children, whose states nobody watches.
         """
         await self._blocking(self._revoke, [task_id])
         # Read after the revoke, which leaves the task little time to hand out more parts
@@ -55,8 +57,8 @@ class TaskBroker:
         children = await self._blocking(self._children, task_id)
         if children:
             await self._blocking(self._revoke, children)
-        if not started:
-            await self._blocking(self._celery.backend.mark_as_revoked, task_id, "cancelled")
+        for cancelled in children if executing else [task_id, *children]:
+            await self._blocking(self._celery.backend.mark_as_revoked, cancelled, "cancelled")
 
     def _revoke(self, task_ids: list[str]) -> None:
         # SIGKILL, not Celery's default SIGTERM: the pool process turns SIGTERM into a

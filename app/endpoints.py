@@ -144,7 +144,7 @@ class AsyncEndpoint:
         services, task_id, event = await self._issued_task(request)
         if event.final:
             return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
-        await services.broker.cancel(task_id, started=event.kind != "status")
+        await services.broker.cancel(task_id, executing=event.executing)
         logger.info("Cancelling %s %s", self.task, task_id, extra={"task_id": task_id})
         return json_response({"task_id": task_id, "status": "cancelling"}, 202)
 

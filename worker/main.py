@@ -9,17 +9,23 @@ from contract import celery_config
 from logs import configure_logging
 from worker.heartbeat import install_heartbeats
 from worker.metrics import install_metrics
+from worker.revocation import DurableRevokeTask
 from worker.settings import WorkerSettings
 from worker.tasks import register_tasks
 
 
 def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
     settings = settings or WorkerSettings.from_environ()
-    celery = Celery("worker")
+    celery = Celery("worker", task_cls=DurableRevokeTask)
     celery.conf.update(
         celery_config(settings.broker_url, settings.result_backend, settings.result_expires),
-        # A transcription is long: take one task at a time so others go to free workers.
+        # A transcription is long: a busy worker reserves nothing, so queued tasks go to free
+        # workers, and a task cancelled while queued is still in Redis, not in a worker's hands.
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
+        # Tasks report their own start ("Preparing …"); Celery's STARTED state would also
+        # overwrite the progress of a batch that another worker resumes with percent 0.
+        task_track_started=False,
     )
     register_tasks(celery, settings)
     install_heartbeats(celery, settings.worker_lost_after)
