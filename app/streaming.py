@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse
-from sse_starlette.sse import SendTimeoutError
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.events import TaskEvent
 from app.hub import Inbox, StateHub
@@ -85,18 +84,3 @@ class CountedEventSourceResponse(EventSourceResponse):
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _send_with_timeout(self, send: Send, message: Message) -> None:
-        # sse-starlette bounds each send with anyio.move_on_after, which at 10,000 streams
-        # cost a fifth of the web's CPU per event (finding the async library, the current
-        # task, a cancel scope); asyncio.timeout bounds it the same way for much less.
-        # Overrides a private method: tests/integration/test_stream_faults.py holds it to
-        # its behaviour (a stalled client is cut off after SSE_SEND_TIMEOUT).
-        if self.send_timeout is None:
-            await send(message)
-            return
-        try:
-            async with asyncio.timeout(self.send_timeout):
-                await send(message)
-        except TimeoutError:
-            raise SendTimeoutError() from None
