@@ -22,6 +22,9 @@ HEARTBEAT_PREFIX = "live-progress:alive:"
 # (in the result backend), so that cancelling it cancels them too.
 CHILDREN_PREFIX = "live-progress:children:"
 PROGRESS_STATE = "PROGRESS"
+# A task handed back to the queue with its progress (a worker stopped mid-batch): no worker
+# executes it until one takes it again, so nobody owes it a heartbeat.
+WAITING_STATE = "WAITING"
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
 _N = TypeVar("_N", int, float)
@@ -149,9 +152,7 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     info = result if isinstance(result, Mapping) else {}
     if state == "STARTED":
         info = {k: v for k, v in info.items() if k not in _STARTED_META_KEYS}
-    elif state == "RETRY" and "exc_type" in info:
-        # Celery's own retry stores the exception; a task handed on to another worker
-        # (a worker stopping mid-batch) stores its progress, which holds.
+    elif state == "RETRY":
         info = {"description": f"Retrying: {failure_reason(result)}"}
     description = info.get("description")
     root = {
@@ -161,8 +162,8 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     }
     # Extra fields (current, total, eta_seconds, ...) pass through to clients.
     root.update((k, v) for k, v in info.items() if k not in root)
-    # A RETRY waits in the broker for its next attempt: no worker is executing it (yet).
-    return TaskView("progress", {"root": root}, executing=state != "RETRY")
+    # RETRY and WAITING wait in the broker for a worker: none is executing them yet.
+    return TaskView("progress", {"root": root}, executing=state not in ("RETRY", WAITING_STATE))
 
 
 def wire_percent(value: Any) -> int:

@@ -11,6 +11,7 @@ from worker.heartbeat import install_heartbeats
 from worker.metrics import install_metrics
 from worker.revocation import DurableRevokeTask
 from worker.settings import WorkerSettings
+from worker.stopping import install_stop_flag
 from worker.tasks import register_tasks
 
 
@@ -27,7 +28,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
         # overwrite the progress of a batch that another worker resumes with percent 0.
         task_track_started=False,
     )
-    register_tasks(celery, settings)
+    register_tasks(celery, settings, install_stop_flag(celery).requested)
     install_heartbeats(celery, settings.worker_lost_after)
     install_metrics(celery, settings.metrics_port)
     if settings.log_format == "json":

@@ -39,6 +39,15 @@ class BatchProgress:
     def total_seconds(self) -> float:
         return self._total_seconds
 
+    @property
+    def best(self) -> int:
+        """The highest percent reported so far."""
+        return self._best
+
+    def reached(self, percent: int) -> None:
+        """Never report less than ``percent`` (what an earlier worker on this batch reported)."""
+        self._best = max(self._best, percent)
+
     def at(self, index: int, seconds_into_file: float = 0.0) -> Meta:
         """The progress meta for being ``seconds_into_file`` into file ``index``."""
         if not 0 <= index < len(self._names):

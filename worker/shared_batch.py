@@ -16,7 +16,7 @@ from pathlib import Path
 from redis import Redis
 
 from contract import children_key, heartbeat_key
-from worker.transcription import Transcript
+from worker.checkpoint import Transcript
 
 logger = logging.getLogger(__name__)
 

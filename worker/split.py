@@ -14,14 +14,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from worker.progress import Meta, SplitProgress, ThrottledReporter
 from worker.shared_batch import SharedBatch
 from worker.transcription import (
-    Segment,
+    SegmentSource,
     batch_response,
     prepare_batch,
     probe_duration,
@@ -30,7 +30,6 @@ from worker.transcription import (
 
 logger = logging.getLogger(__name__)
 
-SegmentSource = Callable[[Path], Iterable[Segment]]
 # A file is claimed again after its worker died, but not a third time: it may be what kills them.
 CLAIM_ATTEMPTS = 2
 # The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is.

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery, Task
+from celery.exceptions import Ignore
 
-from contract import INSPECT_TASK, PROGRESS_STATE, TRANSCRIBE_TASK
+from contract import INSPECT_TASK, PROGRESS_STATE, TRANSCRIBE_TASK, WAITING_STATE
+from worker.checkpoint import Checkpoint, CheckpointStore, Handover
 from worker.inspection import inspect_folder
 from worker.model import load_model
 from worker.progress import Meta, ThrottledReporter
 from worker.settings import WorkerSettings
 from worker.shared_batch import SharedBatch
-from worker.split import SegmentSource, lead_batch, work_on
-from worker.transcription import transcribe_folder, whisper_segments
+from worker.split import lead_batch, work_on
+from worker.transcription import SegmentSource, transcribe_folder, whisper_segments
+
+logger = logging.getLogger(__name__)
 
 # Sent by the worker itself (a split batch's leader), never by the web.
 HELP_TASK = "audio.transcribe.help"
@@ -37,7 +42,19 @@ def progress_reporter(task: Task, settings: WorkerSettings) -> ThrottledReporter
     return ThrottledReporter(state_writer(task), settings.progress_interval)
 
 
-def register_tasks(celery: Celery, settings: WorkerSettings) -> None:
+def hand_on(task: Task, checkpoints: CheckpointStore, checkpoint: Checkpoint) -> NoReturn:
+    """Leave the batch for the next worker: where it stands, a state that keeps its percent
+    (WAITING: nobody owes it a heartbeat), and the task queued again under its id."""
+    task_id = task.request.id
+    checkpoints.save(task_id, checkpoint)
+    task.update_state(task_id=task_id, state=WAITING_STATE, meta=checkpoint.waiting_meta())
+    task.apply_async(args=task.request.args, kwargs=task.request.kwargs, task_id=task_id, add_to_parent=False)
+    logger.info("Handed %s on at %d%%: the worker is stopping", task_id, checkpoint.percent, extra={"task_id": task_id})
+    # Nothing more is stored for this run: the state stays the one just written.
+    raise Ignore()
+
+
+def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[[], bool]) -> None:
     def segments() -> SegmentSource:
         return whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads))
 
@@ -62,13 +79,26 @@ def register_tasks(celery: Celery, settings: WorkerSettings) -> None:
                 interval=settings.progress_interval,
                 transcripts_fallback=fallback,
             )
-        with progress_reporter(self, settings) as reporter:
-            return transcribe_folder(
-                Path(input_dir),
-                lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
-                reporter.report,
-                transcripts_fallback=fallback,
-            )
+        checkpoints = CheckpointStore(celery.backend.client, settings.result_expires)
+        resume = checkpoints.load(task_id)
+        if resume is not None:
+            logger.info("Resuming %s at %d%%", task_id, resume.percent, extra={"task_id": task_id})
+        try:
+            # Closed (pending progress written) before any handover writes its state.
+            with progress_reporter(self, settings) as reporter:
+                result = transcribe_folder(
+                    Path(input_dir),
+                    lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
+                    reporter.report,
+                    transcripts_fallback=fallback,
+                    resume=resume,
+                    stopping=stopping,
+                )
+        except Handover as handover:
+            hand_on(self, checkpoints, handover.checkpoint)
+        if resume is not None:
+            checkpoints.delete(task_id)
+        return result
 
     @celery.task(name=HELP_TASK, bind=True)
     def help_transcribe(self: Task, batch_id: str) -> int:

@@ -7,11 +7,11 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contract import is_audio_file, progress_meta
+from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, Transcript
 from worker.progress import BatchProgress, Meta
 
 if TYPE_CHECKING:
@@ -27,17 +27,14 @@ class Segment(Protocol):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    path: Path
-    text: str = ""
-    error: str | None = None
+class SegmentSource(Protocol):
+    """A file's segments, from ``start`` seconds into it (``prompt``: the text before that)."""
 
-    def as_text_response(self) -> dict[str, Any]:
-        """A RescueBox ``TextResponse``: title is the file's path; errors say so in subtitle."""
-        if self.error is not None:
-            return {"output_type": "text", "value": self.error, "title": str(self.path), "subtitle": "error"}
-        return {"output_type": "text", "value": self.text, "title": str(self.path), "subtitle": None}
+    def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterable[Segment]: ...
+
+
+def _never() -> bool:
+    return False
 
 
 def find_audio_files(folder: Path) -> list[Path]:
@@ -65,18 +62,35 @@ def probe_duration(path: Path) -> float:
 
 def transcribe_files(
     paths: list[Path],
-    segments_of: Callable[[Path], Iterable[Segment]],
+    segments_of: SegmentSource,
     on_progress: Callable[[Meta], None],
+    resume: Checkpoint | None = None,
+    stopping: Callable[[], bool] = _never,
 ) -> list[Transcript]:
-    """Transcribe each file, reporting progress per segment; a bad file does not stop the rest."""
+    """Transcribe each file, reporting progress per segment; a bad file does not stop the rest.
+
+    From ``resume``, files already done are skipped and a file begun is carried on where it
+    stopped. When ``stopping()`` turns true, raises ``Handover`` at the next segment's end.
+    """
     progress = BatchProgress([p.name for p in paths], [probe_duration(p) for p in paths])
-    transcripts = []
+    done: dict[int, Transcript] = {}
+    partial = None
+    if resume is not None:
+        progress.reached(resume.percent)
+        done, partial = dict(resume.done), resume.partial
     for index, path in enumerate(paths):
-        on_progress(progress.at(index))
-        transcripts.append(
-            transcribe_file(path, segments_of, functools.partial(_report_at, on_progress, progress, index))
-        )
-    return transcripts
+        if index in done:
+            continue
+        begun = partial if partial is not None and partial.index == index else Partial(index, 0.0, ())
+        on_progress(progress.at(index, begun.seconds))
+        try:
+            done[index] = transcribe_file(
+                path, segments_of, functools.partial(_report_at, on_progress, progress, index), begun, stopping
+            )
+        except StopRequested as stop:
+            stopped_at = Partial(index, stop.seconds, tuple(stop.texts))
+            raise Handover(Checkpoint(tuple(paths), done, stopped_at, progress.best)) from None
+    return [done[index] for index in range(len(paths))]
 
 
 def _report_at(on_progress: Callable[[Meta], None], progress: BatchProgress, index: int, seconds: float) -> None:
@@ -84,14 +98,29 @@ def _report_at(on_progress: Callable[[Meta], None], progress: BatchProgress, ind
 
 
 def transcribe_file(
-    path: Path, segments_of: Callable[[Path], Iterable[Segment]], on_seconds: Callable[[float], None]
+    path: Path,
+    segments_of: SegmentSource,
+    on_seconds: Callable[[float], None],
+    begun: Partial | None = None,
+    stopping: Callable[[], bool] = _never,
 ) -> Transcript:
-    """One file's transcript, reporting how many seconds into it each segment ends."""
-    texts = []
+    """One file's transcript, reporting how many seconds into it each segment ends.
+
+    ``begun``: the file was transcribed up to there already (by a worker that stopped).
+    When ``stopping()`` turns true after a segment, raises ``StopRequested`` with what is done.
+    """
+    texts = list(begun.texts) if begun else []
+    reached = begun.seconds if begun else 0.0
     try:
-        for segment in segments_of(path):
+        segments = segments_of(path, reached, " ".join(texts) or None) if reached else segments_of(path)
+        for segment in segments:
             texts.append(segment.text.strip())
+            reached = segment.end
             on_seconds(segment.end)
+            if stopping():
+                raise StopRequested(reached, texts)
+    except StopRequested:
+        raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
         logger.warning("Could not transcribe %s: %s", path, exc)
         # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
@@ -100,9 +129,12 @@ def transcribe_file(
     return Transcript(path, text=" ".join(t for t in texts if t))
 
 
-def whisper_segments(model: WhisperModel) -> Callable[[Path], Iterator[Segment]]:
-    def segments_of(path: Path) -> Iterator[Segment]:
-        segments, _info = model.transcribe(str(path))
+def whisper_segments(model: WhisperModel) -> SegmentSource:
+    def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
+        # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
+        # prompt, as it would have been had the file been transcribed in one go.
+        clip: str | list[float] = [start] if start else "0"
+        segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt)
         return segments
 
     return segments_of
@@ -149,11 +181,16 @@ def transcribe_folder(
     load_model: Callable[[], WhisperModel],
     on_progress: Callable[[Meta], None],
     transcripts_fallback: Path,
+    resume: Checkpoint | None = None,
+    stopping: Callable[[], bool] = _never,
 ) -> dict[str, Any]:
-    """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse."""
-    paths = prepare_batch(folder, on_progress)
+    """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.
+
+    ``resume``: where a worker that stopped left the batch (its files, not the folder's now).
+    """
+    paths = list(resume.paths) if resume is not None else prepare_batch(folder, on_progress)
     model = load_model()
-    transcripts = transcribe_files(paths, whisper_segments(model), on_progress)
+    transcripts = transcribe_files(paths, whisper_segments(model), on_progress, resume, stopping)
     return batch_response(folder, transcripts, transcripts_fallback)
 
 

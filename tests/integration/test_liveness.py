@@ -107,7 +107,8 @@ async def test_a_running_task_silent_for_lost_after_is_recorded_lost_and_its_str
     ("state", "meta"),
     [
         pytest.param(None, None, id="queued"),
-        pytest.param("RETRY", {"percent": 40, "description": "Waiting for a worker"}, id="waiting-to-resume"),
+        pytest.param("WAITING", {"percent": 40, "description": "Waiting for a worker"}, id="waiting-to-resume"),
+        pytest.param("RETRY", {"exc_type": "OSError", "exc_message": ["down"], "exc_module": "builtins"}, id="retry"),
         pytest.param("SUCCESS", {"texts": []}, id="finished"),
     ],
 )

@@ -140,10 +140,10 @@ VIEW_CASES = [
         id="retry-says-why",
     ),
     pytest.param(
-        _stored("RETRY", {"percent": 45, "description": "Waiting for a worker to carry on", "current": 2}),
+        _stored("WAITING", {"percent": 45, "description": "Waiting for a worker to carry on", "current": 2}),
         "progress",
         _progress(45, "Waiting for a worker to carry on", current=2),
-        id="retry-with-progress-keeps-it",
+        id="waiting-keeps-its-progress",
     ),
     pytest.param(
         _stored("DOWNLOADING", {"percent": 5, "description": "Downloading the model", "bytes": 1024}),

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from worker.checkpoint import Checkpoint, Handover, Partial, Transcript
 from worker.progress import Meta
 from worker.transcription import (
     TRANSCRIPTS_FOLDER,
-    Transcript,
     find_audio_files,
     probe_duration,
     transcribe_files,
@@ -285,3 +285,52 @@ def test_files_that_share_a_stem_both_keep_their_transcript(folder: Path, tmp_pa
     written_to = write_transcripts(folder, transcripts, tmp_path / "fallback")
 
     assert sorted(_written(written_to).values()) == ["From the MP3.\n", "From the WAV.\n"]
+
+
+class _ResumableSource:
+    """Segments per file name, from ``start`` on, as faster-whisper's clip_timestamps gives them."""
+
+    def __init__(self, script: dict[str, list[Segment]]) -> None:
+        self._script = script
+        self.calls: list[tuple[str, float, str | None]] = []
+
+    def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
+        self.calls.append((path.name, start, prompt))
+        return iter([segment for segment in self._script[path.name] if segment.end > start])
+
+
+def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_from_there(tmp_path: Path) -> None:
+    paths = [_wav(tmp_path / "a.wav", 1.0), _wav(tmp_path / "b.wav", 3.0)]
+    script = {
+        "a.wav": [Segment(0.5, " Hello "), Segment(1.0, "world.")],
+        "b.wav": [Segment(1.5, "Second"), Segment(3.0, "file.")],
+    }
+    whole = transcribe_files(paths, _ResumableSource(script), lambda meta: None)
+    first: list[Meta] = []
+
+    with pytest.raises(Handover) as stopped:
+        # The worker is told to stop while b.wav's first segment is being transcribed.
+        transcribe_files(
+            paths, _ResumableSource(script), first.append, stopping=lambda: bool(first) and first[-1]["current"] == 2
+        )
+
+    checkpoint = Checkpoint.from_json(stopped.value.checkpoint.to_json())
+    assert checkpoint.done == {0: whole[0]}
+    assert checkpoint.partial == Partial(1, 1.5, ("Second",))
+    assert checkpoint.percent == first[-1]["percent"] == 62
+    assert checkpoint.waiting_meta()["percent"] == 62
+
+    source, rest = _ResumableSource(script), []
+    assert transcribe_files(paths, source, rest.append, resume=checkpoint) == whole
+    assert source.calls == [("b.wav", 1.5, "Second")]  # nothing transcribed twice
+    assert [m["percent"] for m in rest] == [62, 99]
+
+
+def test_a_stop_before_any_segment_hands_over_with_nothing_done(tmp_path: Path) -> None:
+    paths = [_wav(tmp_path / "a.wav", 1.0)]
+    with pytest.raises(Handover) as stopped:
+        transcribe_files(
+            paths, _ResumableSource({"a.wav": [Segment(1.0, "One.")]}), lambda meta: None, stopping=lambda: True
+        )
+    assert stopped.value.checkpoint.done == {}
+    assert stopped.value.checkpoint.partial == Partial(0, 1.0, ("One.",))

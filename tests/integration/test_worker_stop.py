@@ -1,0 +1,116 @@
+"""A deploy in the middle of a batch: SIGTERM stops the worker within seconds, and the batch
+goes on on the next worker where it stopped, on one stream, without an error or a step back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launch.processes import Process, start_web, start_worker
+from launch.redis_server import RedisServer
+from tests.integration.clients import percents, read_events, submit
+from tests.integration.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stop_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
+    # A database of its own; a short WORKER_LOST_AFTER, so a handover taken for a death would show.
+    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/9", "WORKER_LOST_AFTER": "3"}
+
+
+@pytest.fixture(scope="module")
+def web(stop_env: dict[str, str]) -> Iterator[str]:
+    process, base_url = start_web(stop_env, ARTIFACTS, name="web-stop")
+    yield base_url
+    process.stop()
+
+
+@pytest.fixture
+async def client(web: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=web, timeout=httpx.Timeout(30, read=120)) as client:
+        yield client
+
+
+async def transcribing_file(client: httpx.AsyncClient, result_url: str, number: int) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        root = (await client.get(result_url)).json()["root"]
+        if (
+            root.get("title") == "progress"
+            and root.get("current", 0) >= number
+            and "Transcribing" in root["description"]
+        ):
+            return
+        assert time.monotonic() < deadline, root
+        await asyncio.sleep(0.05)
+
+
+def stop(worker: Process, whole_group: bool) -> float:
+    """SIGTERM as systemd and honcho send it (the group) or as a container runtime does (the
+    main process only); returns the seconds until the worker exited."""
+    sent = time.monotonic()
+    if whole_group:
+        os.killpg(worker.popen.pid, signal.SIGTERM)
+    else:
+        worker.popen.send_signal(signal.SIGTERM)
+    worker.popen.wait(60)
+    exited = time.monotonic() - sent
+    worker.stop()
+    return exited
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["group", "main-process-only"])
+async def test_a_worker_stopped_mid_batch_hands_it_to_the_next_worker(
+    client: httpx.AsyncClient, stop_env: dict[str, str], audio_root: Path, whole_group: bool
+) -> None:
+    first = start_worker(stop_env, ARTIFACTS, name="worker-stopped")
+    try:
+        task = await submit(client, audio_root / "many")
+        watching = asyncio.create_task(read_events(client, task["events_url"]))
+        await transcribing_file(client, task["result_url"], 2)
+        exited_after = await asyncio.to_thread(stop, first, whole_group)
+    finally:
+        first.stop()
+    waiting = (await client.get(task["result_url"])).json()["root"]
+    assert waiting["title"] == "progress", waiting
+    assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting
+    assert waiting["current"] >= 1
+
+    second = start_worker(stop_env, ARTIFACTS, name="worker-resumed")
+    started = time.monotonic()  # the new worker is ready
+    try:
+        events = await asyncio.wait_for(watching, 120)
+    finally:
+        second.stop()
+
+    assert [e.event for e in events if e.event not in ("progress", "status")] == ["result"]
+    assert percents(events) == sorted(percents(events)), "percent went back"
+    moving_again = min(
+        e.at for e in events if e.at > started and "Transcribing" in e.data["root"].get("description", "")
+    )
+    texts = [t["value"] for t in events[-1].data["root"]["texts"]]
+    assert len(texts) == 6 and all(t and "error" not in t.lower() for t in texts)
+    # The six files are copies of one recording: the file stopped in the middle reads like the others.
+    words = [len(t.split()) for t in texts]
+    assert max(words) <= min(words) * 1.2, texts
+
+    done_before = waiting["current"]
+    resumed = re.search(r"Resuming \S+ at (\d+)%", second.log())
+    assert resumed and int(resumed.group(1)) == waiting["percent"]
+    stopped = re.search(r"Handed \S+ on at (\d+)%", first.log())
+    assert stopped
+    print(
+        f"\nSIGTERM ({'group' if whole_group else 'main process'}) to exit: {exited_after:.2f} s; "
+        f"new worker ready to the batch moving: {moving_again - started:.2f} s; "
+        f"files done before the stop: {done_before}; handed on at {waiting['percent']}%"
+    )

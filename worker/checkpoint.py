@@ -1,0 +1,115 @@
+"""A batch's outcome so far: each file's transcript, and where the batch stands when its worker stops
+(saved in Redis, read by the worker that resumes it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from contract import progress_meta
+from worker.progress import Meta
+
+_PREFIX = "live-progress:resume:"
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    path: Path
+    text: str = ""
+    error: str | None = None
+
+    def as_text_response(self) -> dict[str, Any]:
+        """A RescueBox ``TextResponse``: title is the file's path; errors say so in subtitle."""
+        if self.error is not None:
+            return {"output_type": "text", "value": self.error, "title": str(self.path), "subtitle": "error"}
+        return {"output_type": "text", "value": self.text, "title": str(self.path), "subtitle": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """A file transcribed up to ``seconds``: the segments' texts so far."""
+
+    index: int
+    seconds: float
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    paths: tuple[Path, ...]
+    done: dict[int, Transcript] = field(default_factory=dict)
+    partial: Partial | None = None
+    percent: int = 0
+
+    def waiting_meta(self) -> Meta:
+        """The progress to show while no worker has the batch: where it stands, percent kept."""
+        total = len(self.paths)
+        return progress_meta(
+            self.percent,
+            f"Worker stopped; waiting for another to carry on ({len(self.done)} of {total} files done)",
+            current=len(self.done),
+            total=total,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "paths": [str(path) for path in self.paths],
+                "done": {str(i): {"text": t.text, "error": t.error} for i, t in self.done.items()},
+                "partial": None
+                if self.partial is None
+                else {"index": self.partial.index, "seconds": self.partial.seconds, "texts": list(self.partial.texts)},
+                "percent": self.percent,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Checkpoint:
+        data = json.loads(raw)
+        paths = tuple(Path(p) for p in data["paths"])
+        partial = data["partial"]
+        return cls(
+            paths=paths,
+            done={int(i): Transcript(paths[int(i)], t["text"], t["error"]) for i, t in data["done"].items()},
+            partial=None if partial is None else Partial(partial["index"], partial["seconds"], tuple(partial["texts"])),
+            percent=int(data["percent"]),
+        )
+
+
+class CheckpointStore:
+    """One key per task, kept as long as its result would be."""
+
+    def __init__(self, redis: Redis, ttl: int) -> None:
+        self._redis = redis
+        self._ttl = ttl
+
+    def save(self, task_id: str, checkpoint: Checkpoint) -> None:
+        self._redis.set(_PREFIX + task_id, checkpoint.to_json(), ex=self._ttl)
+
+    def load(self, task_id: str) -> Checkpoint | None:
+        raw = self._redis.get(_PREFIX + task_id)
+        return None if raw is None else Checkpoint.from_json(raw)
+
+    def delete(self, task_id: str) -> None:
+        self._redis.delete(_PREFIX + task_id)
+
+
+class Handover(Exception):
+    """The worker is stopping: the batch goes on elsewhere from ``checkpoint``."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__(f"handing over at {checkpoint.percent}%")
+        self.checkpoint = checkpoint
+
+
+class StopRequested(Exception):
+    """Raised between two segments of a file when the worker is stopping."""
+
+    def __init__(self, seconds: float, texts: list[str]) -> None:
+        super().__init__(f"stopping at {seconds:.2f} s")
+        self.seconds = seconds
+        self.texts = texts
