@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -143,6 +144,10 @@ def test_launch_starts_redis_web_and_worker_and_a_result_outlives_a_restart(tmp_
 
     with launched(env, "launch-again") as base_url:
         assert httpx.get(base_url + result_url).json() == finished
+        stream = httpx.get(base_url + result_url.replace("/result/", "/events/"), timeout=10)
+        assert "event: result" in stream.text
+        data = [line.removeprefix("data: ") for line in stream.text.splitlines() if line.startswith("data: ")]
+        assert [json.loads(line) for line in data] == [finished]
     assert not answers("127.0.0.1", port)
 
 
