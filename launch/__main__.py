@@ -1,7 +1,8 @@
 """``python -m launch``: the web process and the worker from the Procfile, with a Redis.
 
 When nothing answers at REDIS_URL (default redis://127.0.0.1:6379/0) and it names this
-machine, a redis-server is started there for as long as the service runs.
+machine, a redis-server is started there for as long as the service runs. It keeps its data
+in ``REDIS_DATA_DIR/port-<port>`` (see launch/settings.py), so jobs and results outlive it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from launch.redis_server import RedisServer, answers
+from launch.redis_server import RedisServer, RedisServerError, answers
+from launch.settings import redis_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -28,8 +30,14 @@ def main() -> int:
         if answers(host, port):
             print(f"launch: using the Redis that answers at {url}", flush=True)
         elif host in _LOCAL_HOSTS:
-            stack.enter_context(RedisServer(port=port, host="127.0.0.1" if host == "localhost" else host))
-            print(f"launch: started a local redis-server on port {port}", flush=True)
+            try:
+                data_dir = redis_data_dir(port)
+                bind = "127.0.0.1" if host == "localhost" else host
+                stack.enter_context(RedisServer(port=port, host=bind, data_dir=data_dir))
+            except (ValueError, RedisServerError) as exc:
+                print(f"launch: {exc}", file=sys.stderr)
+                return 1
+            print(f"launch: started a local redis-server on port {port}, keeping its data in {data_dir}", flush=True)
         else:
             print(f"launch: nothing answers at {url}; start Redis there or set REDIS_URL", file=sys.stderr)
             return 1

