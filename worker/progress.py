@@ -81,6 +81,15 @@ class SplitProgress:
         self._whole = sum(self._weights) or 1.0
         self._best = 0
 
+    @property
+    def best(self) -> int:
+        """The highest percent reported so far."""
+        return self._best
+
+    def reached(self, percent: int) -> None:
+        """Never report less than ``percent`` (what an earlier leader of this batch reported)."""
+        self._best = max(self._best, percent)
+
     def at(self, seconds: Mapping[int, float], done: Collection[int], running: int) -> Meta:
         """The meta for ``seconds`` into each unfinished file, with files ``done`` finished."""
         reached = 0.0

@@ -65,8 +65,8 @@ class SharedBatch:
     def _scratch(self) -> list[str]:
         return [self._files, self._todo, self._claims, self._seconds, self._texts, self._losses]
 
-    def plan(self, paths: Sequence[Path], helpers: Sequence[str]) -> None:
-        """List the files to claim and the helper tasks (before they are sent, so a cancel finds them)."""
+    def plan(self, paths: Sequence[Path]) -> None:
+        """List the files to claim."""
         with self._redis.pipeline() as pipe:
             pipe.delete(*self._scratch)
             if paths:
@@ -74,9 +74,25 @@ class SharedBatch:
                 pipe.rpush(self._todo, *range(len(paths)))
             for key in self._scratch:
                 pipe.expire(key, self._ttl)
-            if helpers:
+            pipe.execute()
+
+    def planned(self) -> bool:
+        """Whether the files are listed already (by a leader that handed the batch on)."""
+        return bool(self._redis.exists(self._files))
+
+    def add_helpers(self, helpers: Sequence[str]) -> None:
+        """List helper tasks (before they are sent, so a cancel finds them)."""
+        if helpers:
+            with self._redis.pipeline() as pipe:
                 pipe.sadd(children_key(self.id), *helpers)
                 pipe.expire(children_key(self.id), self._ttl)
+                pipe.execute()
+
+    def release(self, index: int) -> None:
+        """Give a claimed file back, first in line (its claimer is stopping)."""
+        with self._redis.pipeline() as pipe:
+            pipe.hdel(self._claims, str(index))
+            pipe.lpush(self._todo, index)
             pipe.execute()
 
     def claim(self, claimer: str) -> tuple[int, Path] | None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from worker.checkpoint import Checkpoint, Handover, StopRequested
 from worker.progress import Meta, SplitProgress, ThrottledReporter
 from worker.shared_batch import SharedBatch
 from worker.transcription import (
@@ -45,37 +46,65 @@ def lead_batch(
     write_state: Callable[[Meta], None],
     interval: float,
     transcripts_fallback: Path,
+    resume: Checkpoint | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
-    """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse."""
-    paths = prepare_batch(folder, write_state)
+    """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
+
+    ``resume``: a leader that stopped handed the batch on; its files are still listed. When
+    ``stopping()`` turns true, the leader gives its file back and raises ``Handover``.
+    """
+    if resume is not None and batch.planned():
+        paths = list(resume.paths)
+    else:
+        paths = prepare_batch(folder, write_state)
+        batch.plan(paths)
     progress = SplitProgress([probe_duration(path) for path in paths])
+    if resume is not None:
+        progress.reached(resume.percent)
     helper_ids = [str(uuid.uuid4()) for _ in range(min(helpers, len(paths) - 1))]
-    batch.plan(paths, helper_ids)
+    batch.add_helpers(helper_ids)
     for helper_id in helper_ids:
         send_helper(helper_id)
     poll = max(interval, _MIN_POLL)
     with _StateWriter(lambda: progress.at(**_counts(batch)), write_state, poll):
-        while True:
-            work_on(batch, batch.id, load_segments, interval)
+        while not stopping():
+            work_on(batch, batch.id, load_segments, interval, stopping)
             if batch.finished():
                 break
             if not batch.take_back_lost(CLAIM_ATTEMPTS):
                 time.sleep(poll)
+    if not batch.finished():
+        # The files done stay in the batch's lists; the next leader carries on from them.
+        raise Handover(Checkpoint(tuple(paths), percent=progress.best))
     transcripts = batch.transcripts(paths)
     batch.clean_up()
     return batch_response(folder, transcripts, transcripts_fallback)
 
 
-def work_on(batch: SharedBatch, claimer: str, load_segments: Callable[[], SegmentSource], interval: float) -> int:
-    """Transcribe files of ``batch`` until none is left to claim; returns how many."""
+def work_on(
+    batch: SharedBatch,
+    claimer: str,
+    load_segments: Callable[[], SegmentSource],
+    interval: float,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
+    """Transcribe files of ``batch`` until none is left to claim, or until ``stopping()``
+    (the file begun goes back to the batch, first in line); returns how many."""
     segments_of: SegmentSource | None = None
     count = 0
     with ThrottledReporter(lambda meta: batch.report_seconds(**meta), interval) as reporter:
-        while (claimed := batch.claim(claimer)) is not None:
+        while not stopping() and (claimed := batch.claim(claimer)) is not None:
             index, path = claimed
             # Loaded only once there is work: a helper that comes too late never loads it.
             segments_of = segments_of or load_segments()
-            transcript = transcribe_file(path, segments_of, functools.partial(_report_seconds, reporter, index))
+            report = functools.partial(_report_seconds, reporter, index)
+            try:
+                transcript = transcribe_file(path, segments_of, report, stopping=stopping)
+            except StopRequested as stop:
+                logger.info("Giving %s of batch %s back at %.1f s: stopping", path.name, batch.id, stop.seconds)
+                batch.release(index)
+                break
             batch.finish(index, transcript)
             logger.info("Transcribed %s, file %d of batch %s", path.name, index + 1, batch.id)
             count += 1

@@ -65,45 +65,51 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
     @celery.task(name=TRANSCRIBE_TASK, bind=True)
     def transcribe(self: Task, input_dir: str) -> dict[str, Any]:
         task_id = self.request.id
-        fallback = settings.transcripts_dir / task_id
-        if settings.split_batches > 1:
-            return lead_batch(
-                Path(input_dir),
-                shared_batch(task_id),
-                helpers=settings.split_batches - 1,
-                send_helper=lambda helper_id: help_transcribe.apply_async(
-                    kwargs={"batch_id": task_id}, task_id=helper_id, add_to_parent=False
-                ),
-                load_segments=segments,
-                write_state=state_writer(self),
-                interval=settings.progress_interval,
-                transcripts_fallback=fallback,
-            )
         checkpoints = CheckpointStore(celery.backend.client, settings.result_expires)
         resume = checkpoints.load(task_id)
         if resume is not None:
             logger.info("Resuming %s at %d%%", task_id, resume.percent, extra={"task_id": task_id})
         try:
-            # Closed (pending progress written) before any handover writes its state.
-            with progress_reporter(self, settings) as reporter:
-                result = transcribe_folder(
-                    Path(input_dir),
-                    lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
-                    reporter.report,
-                    transcripts_fallback=fallback,
-                    resume=resume,
-                    stopping=stopping,
-                )
+            result = run_batch(self, Path(input_dir), resume)
         except Handover as handover:
             hand_on(self, checkpoints, handover.checkpoint)
         if resume is not None:
             checkpoints.delete(task_id)
         return result
 
+    def run_batch(task: Task, folder: Path, resume: Checkpoint | None) -> dict[str, Any]:
+        task_id = task.request.id
+        fallback = settings.transcripts_dir / task_id
+        if settings.split_batches > 1:
+            return lead_batch(
+                folder,
+                shared_batch(task_id),
+                helpers=settings.split_batches - 1,
+                send_helper=lambda helper_id: help_transcribe.apply_async(
+                    kwargs={"batch_id": task_id}, task_id=helper_id, add_to_parent=False
+                ),
+                load_segments=segments,
+                write_state=state_writer(task),
+                interval=settings.progress_interval,
+                transcripts_fallback=fallback,
+                resume=resume,
+                stopping=stopping,
+            )
+        # Closed (pending progress written) before any handover writes its state.
+        with progress_reporter(task, settings) as reporter:
+            return transcribe_folder(
+                folder,
+                lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
+                reporter.report,
+                transcripts_fallback=fallback,
+                resume=resume,
+                stopping=stopping,
+            )
+
     @celery.task(name=HELP_TASK, bind=True)
     def help_transcribe(self: Task, batch_id: str) -> int:
-        """Transcribe files of a split batch until none is left; returns how many."""
-        return work_on(shared_batch(batch_id), self.request.id, segments, settings.progress_interval)
+        """Transcribe files of a split batch until none is left (or the worker stops); returns how many."""
+        return work_on(shared_batch(batch_id), self.request.id, segments, settings.progress_interval, stopping)
 
     @celery.task(name=INSPECT_TASK, bind=True)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:

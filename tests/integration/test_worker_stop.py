@@ -114,3 +114,43 @@ async def test_a_worker_stopped_mid_batch_hands_it_to_the_next_worker(
         f"new worker ready to the batch moving: {moving_again - started:.2f} s; "
         f"files done before the stop: {done_before}; handed on at {waiting['percent']}%"
     )
+
+
+async def test_a_split_batch_goes_on_after_a_deploy_stops_all_its_workers(
+    client: httpx.AsyncClient, stop_env: dict[str, str], audio_root: Path
+) -> None:
+    split_env = {**stop_env, "SPLIT_BATCHES": "2", "WHISPER_CPU_THREADS": "1"}
+    old = [start_worker(split_env, ARTIFACTS, name=f"worker-split-old-{n}") for n in (1, 2)]
+    try:
+        task = await submit(client, audio_root / "many")
+        watching = asyncio.create_task(read_events(client, task["events_url"]))
+        deadline = time.monotonic() + 120
+        while "2 running, 1 done" not in (await client.get(task["result_url"])).json()["root"].get("description", ""):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        exits = await asyncio.gather(*(asyncio.to_thread(stop, worker, True) for worker in old))
+    finally:
+        for worker in old:
+            worker.stop()
+    waiting = (await client.get(task["result_url"])).json()["root"]
+    assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting
+
+    new = [start_worker(split_env, ARTIFACTS, name=f"worker-split-new-{n}") for n in (1, 2)]
+    try:
+        events = await asyncio.wait_for(watching, 120)
+    finally:
+        for worker in new:
+            worker.stop()
+    assert [e.event for e in events if e.event not in ("progress", "status")] == ["result"]
+    assert percents(events) == sorted(percents(events)), "percent went back"
+    assert len(events[-1].data["root"]["texts"]) == 6
+
+    def transcribed(workers: list[Process]) -> list[str]:
+        return [name for worker in workers for name in re.findall(r"Transcribed (\S+), file", worker.log())]
+
+    before, after = transcribed(old), transcribed(new)
+    assert sorted(before + after) == sorted(f"story-{n}.mp3" for n in range(6)), (before, after)
+    print(
+        f"\nSIGTERM to exit (split batch, two workers): {', '.join(f'{s:.2f} s' for s in exits)}; "
+        f"files done before the stop: {len(before)}"
+    )
