@@ -117,9 +117,7 @@ def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"No browser: {CHROMIUM} is missing (apt-get install chromium; .ci/run does that as root)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, RESOLVE_TO_LOOPBACK]
-        )
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, RESOLVE_TO_LOOPBACK])
         yield browser
         browser.close()
 
