@@ -23,15 +23,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import audio
-from app.access import TokenAuth, login_route
+from app.access import TokenAuth, login_routes
 from app.broker import TaskBroker, create_celery_client
 from app.cache import StateCache
 from app.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
+from app.guard import CrossSiteGuard, HostGuard
 from app.hub import StateHub
 from app.liveness import Liveness
 from app.metrics import WebMetrics
 from app.openapi import openapi_document
 from app.services import Services, services_of
+from app.sessions import Sessions
 from app.settings import Settings
 from app.store import TaskStore
 from app.streaming import StreamSlots
@@ -119,7 +121,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics.watch_live(hub, streams)
             # A polled task stays followed long enough for the liveness check to judge it.
             cache = StateCache(hub, store, ttl=max(30.0, 1.5 * settings.worker_lost_after))
-            yield {"services": Services(settings, store, hub, broker, streams, metrics, cache)}
+            sessions = Sessions(redis, settings) if settings.api_token else None
+            yield {"services": Services(settings, store, hub, broker, streams, metrics, cache, sessions=sessions)}
         finally:
             liveness.cancel()
             await hub.stop()
@@ -137,7 +140,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.extend(plugin.routes())
     document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
     routes.append(Route("/openapi.json", constant_json(document)))
-    middleware = []
+    # Outermost first: a foreign Host is refused before anything else looks at the request.
+    middleware = [Middleware(HostGuard, allowed_hosts=settings.allowed_hosts)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -148,7 +152,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 expose_headers=["Location"],
             )
         )
+    middleware.append(Middleware(CrossSiteGuard, trusted_origins=settings.cors_origins, form_paths=["/login"]))
     if settings.api_token:
-        routes.append(login_route(settings.api_token))
+        routes.extend(login_routes(settings.api_token))
         middleware.append(Middleware(TokenAuth, token=settings.api_token))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=exception_handlers)

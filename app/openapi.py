@@ -47,12 +47,13 @@ def _json(name: str | dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
-        400: "The body is not JSON",
+        400: "The body is not JSON, or the Host is not in ALLOWED_HOSTS",
         401: "The API token is missing or wrong",
-        403: "The folder lies outside ALLOWED_ROOTS",
+        403: "The folder lies outside ALLOWED_ROOTS, or a page of another origin sent the request",
         404: "No such task (never issued here, expired, or not a task id)",
         409: "The task has already finished",
         413: "The body is larger than the limit",
+        415: "The body is not sent as Content-Type: application/json",
         422: "The body has the wrong shape, or the folder is unusable",
         503: "Redis or the broker is unreachable, or too many streams; see Retry-After",
     }
@@ -104,7 +105,7 @@ def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
                         **_json("Submitted", "Accepted; follow it at events_url or poll result_url"),
                         "headers": {"Location": {"schema": {"type": "string"}, "description": "The result_url"}},
                     },
-                    **_errors(400, 401, 403, 413, 422, 503),
+                    **_errors(400, 401, 403, 413, 415, 422, 503),
                 },
             }
         },
@@ -216,10 +217,19 @@ def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, A
                     }
                 },
                 "responses": {
-                    "303": {"description": "Signed in; back to the page"},
+                    "303": {"description": "Signed in (a new session, for SESSION_MAX_AGE); back to the page"},
                     "401": {"description": "Wrong token"},
+                    "429": {"description": "Too many wrong tokens from this address; see Retry-After"},
                 },
             },
+        }
+        paths["/logout"] = {
+            "post": {
+                "summary": "Sign out: the session cookie stops working, even replayed",
+                "operationId": "logout",
+                "security": [],
+                "responses": {"303": {"description": "Signed out; on to /login"}},
+            }
         }
         document["components"]["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "API_TOKEN"},

@@ -10,6 +10,7 @@ from app.broker import TaskBroker
 from app.cache import StateCache
 from app.hub import StateHub
 from app.metrics import WebMetrics
+from app.sessions import Sessions
 from app.settings import Settings
 from app.store import TaskStore
 from app.streaming import StreamSlots
@@ -24,6 +25,8 @@ class Services:
     streams: StreamSlots
     metrics: WebMetrics
     cache: StateCache
+    # Browser sign-ins; only with API_TOKEN.
+    sessions: Sessions | None = None
 
 
 def services_of(request: Request) -> Services:

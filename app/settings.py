@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,40 @@ def _gc_thresholds(value: str) -> tuple[int, int, int]:
     if min(first, second, third) < 1:
         raise ValueError(f"Setting 'GC_THRESHOLDS' has value {value!r}. Each must be at least 1.")
     return first, second, third
+
+
+# Names a browser resolves to this machine by itself: no other website can be reached under them.
+LOCAL_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
+_HOST_NAME = re.compile(r"[a-z0-9.*:_-]+")
+
+
+def host_name(value: str) -> str:
+    """A Host header's or allow-list entry's name: lowercase, without port or IPv6 brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.removesuffix(".")
+
+
+def _allowed_hosts(raw: str | None, bound: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        names = [*LOCAL_HOSTS, host_name(bound)] if bound else list(LOCAL_HOSTS)
+        return tuple(dict.fromkeys(names))
+    names = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name = host_name(part)
+        wildcard_ok = "*" not in name or name == "*" or (name.startswith("*.") and "*" not in name[1:])
+        if "/" in part or not _HOST_NAME.fullmatch(name) or not wildcard_ok:
+            raise ValueError(
+                f"Setting 'ALLOWED_HOSTS' has value {raw!r}. {part.strip()!r} is not a host name "
+                "(names, addresses, '*.example.com' or '*')."
+            )
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _redis_backend(url: str) -> str:
@@ -62,8 +97,16 @@ class Settings:
     redis_max_connections: int = 32
     # When set, every route but /healthz needs it (see app/access.py).
     api_token: str | None = None
-    # Origins allowed to call the API from a browser; none by default.
+    # Origins allowed to call the API from a browser; none by default. They may also send
+    # POST and DELETE (see app/guard.py), as the service's own origin may.
     cors_origins: tuple[str, ...] = ()
+    # Host header names the web answers (app/guard.py): what keeps DNS rebinding out.
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    # Seconds a sign-in (with API_TOKEN) lasts; /logout ends it sooner.
+    session_max_age: int = 43_200
+    # Wrong tokens one client may send to /login within the window before it gets 429s.
+    login_max_failures: int = 5
+    login_failure_window: int = 300
     log_format: LogFormat = "text"
     # Python's cyclic GC, tuned for thousands of long-lived streams (see app/main.py).
     gc_thresholds: tuple[int, int, int] = (50_000, 50, 100)
@@ -90,4 +133,8 @@ class Settings:
             log_format=read_log_format(environ),
             gc_thresholds=_gc_thresholds(environ.get("GC_THRESHOLDS") or "50000,50,100"),
             cors_origins=tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            allowed_hosts=_allowed_hosts(environ.get("ALLOWED_HOSTS"), environ.get("HOST")),
+            session_max_age=setting_int(environ, "SESSION_MAX_AGE", defaults.session_max_age, 1),
+            login_max_failures=setting_int(environ, "LOGIN_MAX_FAILURES", defaults.login_max_failures, 1),
+            login_failure_window=setting_int(environ, "LOGIN_FAILURE_WINDOW", defaults.login_failure_window, 1),
         )

@@ -1,15 +1,16 @@
-"""API_TOKEN, CORS and the per-process stream cap, against a real web process."""
+"""API_TOKEN, sign-in sessions, CORS and the per-process stream cap, against real web processes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from app.access import COOKIE
 from launch.processes import start_web
 from launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS
@@ -35,10 +36,46 @@ def guarded(redis_server: RedisServer, audio_root: Path, service_env: dict[str, 
     process.stop()
 
 
+@pytest.fixture(scope="module")
+def short_lived(redis_server: RedisServer, service_env: dict[str, str]) -> Iterator[str]:
+    """Sign-ins that last 3 s; three wrong tokens lock a client out for 3 s."""
+    env = {
+        **service_env,
+        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/14",
+        "API_TOKEN": TOKEN,
+        "SESSION_MAX_AGE": "3",
+        "LOGIN_MAX_FAILURES": "3",
+        "LOGIN_FAILURE_WINDOW": "3",
+    }
+    process, base_url = start_web(env, ARTIFACTS, name="web-sessions")
+    yield base_url
+    process.stop()
+
+
 @pytest.fixture
 async def client(guarded: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=guarded, timeout=10) as client:
         yield client
+
+
+async def sign_in(client: httpx.AsyncClient) -> str:
+    """Signs in and returns the session cookie's value (the client keeps it too)."""
+    response = await client.post("/login", data={"token": TOKEN})
+    assert response.status_code == 303, response.text
+    return response.cookies[COOKIE]
+
+
+async def with_cookie(base_url: str, cookie: str) -> int:
+    """The status of a guarded route for a fresh client that sends only ``cookie`` (a replay)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as fresh:
+        return (await fresh.get("/openapi.json", headers={"Cookie": f"{COOKIE}={cookie}"})).status_code
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.1)
 
 
 async def submit(client: httpx.AsyncClient, audio_root: Path, **kwargs: object) -> httpx.Response:
@@ -93,6 +130,74 @@ async def test_a_browser_signs_in_once_and_its_streams_carry_the_cookie(
         assert stream.headers["content-type"].startswith("text/event-stream")
     await client.delete(f"/audio/transcribe/{task['task_id']}")
     client.cookies.clear()
+
+
+async def test_each_sign_in_is_a_session_of_its_own(guarded: str, client: httpx.AsyncClient) -> None:
+    first, second = await sign_in(client), await sign_in(client)
+
+    assert first != second
+    assert TOKEN not in first
+    assert (await with_cookie(guarded, first), await with_cookie(guarded, second)) == (200, 200)
+
+
+async def test_the_cookie_says_how_long_it_lasts(client: httpx.AsyncClient) -> None:
+    response = await client.post("/login", data={"token": TOKEN})
+
+    assert "Max-Age=43200" in response.headers["set-cookie"]
+
+
+async def test_logout_ends_the_session_even_for_a_replayed_cookie(guarded: str, client: httpx.AsyncClient) -> None:
+    cookie = await sign_in(client)
+    assert (await client.get("/openapi.json")).status_code == 200
+
+    response = await client.post("/logout")
+
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert f'{COOKIE}=""' in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
+    assert (await client.get("/openapi.json")).status_code == 401
+    assert await with_cookie(guarded, cookie) == 401
+
+
+async def test_logout_ends_only_its_own_session(guarded: str) -> None:
+    async with httpx.AsyncClient(base_url=guarded) as one, httpx.AsyncClient(base_url=guarded) as two:
+        await sign_in(one)
+        kept = await sign_in(two)
+
+        assert (await one.post("/logout")).status_code == 303
+
+        assert (await one.get("/openapi.json")).status_code == 401
+        assert await with_cookie(guarded, kept) == 200
+
+
+async def test_a_session_stops_working_after_session_max_age(short_lived: str) -> None:
+    async with httpx.AsyncClient(base_url=short_lived, timeout=10) as client:
+        cookie = await sign_in(client)
+        assert "Max-Age=3" in (await client.post("/login", data={"token": TOKEN})).headers["set-cookie"]
+        assert await with_cookie(short_lived, cookie) == 200
+
+        async def expired() -> bool:
+            return await with_cookie(short_lived, cookie) == 401
+
+        await eventually(expired, timeout=20)
+
+
+async def test_repeated_wrong_tokens_get_429_with_retry_after(short_lived: str) -> None:
+    async with httpx.AsyncClient(base_url=short_lived, timeout=10) as client:
+        for _ in range(3):
+            assert (await client.post("/login", data={"token": "guess"})).status_code == 401
+
+        # Locked out: even the right token is refused, or the lock would tell a guess was right.
+        locked = await client.post("/login", data={"token": TOKEN})
+
+        assert locked.status_code == 429
+        assert 1 <= int(locked.headers["retry-after"]) <= 3
+        assert "Too many wrong tokens" in locked.text
+        assert COOKIE not in locked.headers.get("set-cookie", "")
+
+        async def let_in() -> bool:
+            return (await client.post("/login", data={"token": TOKEN})).status_code == 303
+
+        await eventually(let_in, timeout=20)
 
 
 @pytest.mark.parametrize(("origin", "allowed"), [("https://allowed.example", True), ("https://evil.example", False)])

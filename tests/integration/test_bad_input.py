@@ -120,7 +120,7 @@ async def test_a_symlink_that_stays_inside_is_accepted(client: httpx.AsyncClient
 
 async def test_the_service_stays_healthy_after_bad_requests(client: httpx.AsyncClient) -> None:
     for _ in range(3):
-        await client.post("/audio/transcribe", content=os.urandom(512))
+        await client.post("/audio/transcribe", content=os.urandom(512), headers={"Content-Type": "application/json"})
     assert (await client.get("/healthz")).json()["status"] == "ok"
 
 

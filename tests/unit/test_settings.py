@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
+from app.settings import LOCAL_HOSTS, Settings
 from worker.settings import DEFAULT_TRANSCRIPTS_DIR, WorkerSettings
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -28,6 +29,40 @@ def test_web_defaults() -> None:
         sse_retry_ms=2_000,
         stream_queue_size=64,
     )
+
+
+def test_web_security_defaults() -> None:
+    settings = Settings.from_environ({})
+
+    assert settings.allowed_hosts == ("localhost", "*.localhost", "127.0.0.1", "::1")
+    assert (settings.session_max_age, settings.login_max_failures, settings.login_failure_window) == (43_200, 5, 300)
+
+
+@pytest.mark.parametrize(
+    ("host", "added"),
+    [
+        pytest.param("127.0.0.1", (), id="default-host"),
+        pytest.param("192.168.1.20", ("192.168.1.20",), id="lan-address"),
+        pytest.param("Box.Local", ("box.local",), id="name"),
+        pytest.param("[fd00::2]", ("fd00::2",), id="ipv6"),
+    ],
+)
+def test_allowed_hosts_default_to_local_names_and_the_bound_host(host: str, added: tuple[str, ...]) -> None:
+    assert Settings.from_environ({"HOST": host}).allowed_hosts == LOCAL_HOSTS + added
+
+
+def test_allowed_hosts_replace_the_default() -> None:
+    settings = Settings.from_environ({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "Live.Example.com, *.internal ,,[::1]:8000"})
+
+    assert settings.allowed_hosts == ("live.example.com", "*.internal", "::1")
+
+
+@pytest.mark.parametrize(
+    "raw", ["exa*mple.com", "*example.com", "*.*.example.com", "https://live.example.com", "[::1", "ex ample.com"]
+)
+def test_an_allowed_host_that_is_no_host_name_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"Setting 'ALLOWED_HOSTS' has value {raw!r}")):
+        Settings.from_environ({"ALLOWED_HOSTS": raw})
 
 
 def test_worker_defaults() -> None:
@@ -60,6 +95,10 @@ def test_empty_values_mean_the_defaults(cls: SettingsType) -> None:
         "SSE_PING_SECONDS",
         "SPLIT_BATCHES",
         "WHISPER_CPU_THREADS",
+        "ALLOWED_HOSTS",
+        "SESSION_MAX_AGE",
+        "LOGIN_MAX_FAILURES",
+        "LOGIN_FAILURE_WINDOW",
     ]
 
     assert cls.from_environ(dict.fromkeys(names, "")) == cls.from_environ({})
@@ -150,6 +189,9 @@ def test_allowed_roots_with_no_folder_in_it_is_rejected() -> None:
         pytest.param("SSE_PING_SECONDS", "5", "sse_ping_seconds", 5, id="sse-ping-seconds"),
         pytest.param("SSE_RETRY_MS", "0", "sse_retry_ms", 0, id="sse-retry-ms-zero"),
         pytest.param("STREAM_QUEUE_SIZE", " 8 ", "stream_queue_size", 8, id="stream-queue-size-spaces"),
+        pytest.param("SESSION_MAX_AGE", "3600", "session_max_age", 3600, id="session-max-age"),
+        pytest.param("LOGIN_MAX_FAILURES", "10", "login_max_failures", 10, id="login-max-failures"),
+        pytest.param("LOGIN_FAILURE_WINDOW", "60", "login_failure_window", 60, id="login-failure-window"),
     ],
 )
 def test_web_int_settings_are_read(name: str, raw: str, field: str, expected: int) -> None:
@@ -167,6 +209,9 @@ def test_web_int_settings_are_read(name: str, raw: str, field: str, expected: in
         pytest.param("SSE_PING_SECONDS", "0", "It must be at least 1.", id="sse-ping-seconds-zero"),
         pytest.param("SSE_RETRY_MS", "-1", "It must be at least 0.", id="sse-retry-ms-negative"),
         pytest.param("STREAM_QUEUE_SIZE", "1", "It must be at least 2.", id="stream-queue-size-one"),
+        pytest.param("SESSION_MAX_AGE", "0", "It must be at least 1.", id="session-max-age-zero"),
+        pytest.param("SESSION_MAX_AGE", "1h", "Not a valid int.", id="session-max-age-unit"),
+        pytest.param("LOGIN_MAX_FAILURES", "0", "It must be at least 1.", id="login-max-failures-zero"),
     ],
 )
 def test_web_bad_int_names_the_setting_and_value(name: str, raw: str, says: str) -> None:
