@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from app.bodies import parse_json, read_body
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
+from app.folders import suggest_folders
 from app.services import Services, services_of
 from app.settings import Settings
 from app.streaming import CountedEventSourceResponse, Cursor, task_frames
@@ -55,6 +56,9 @@ class AsyncEndpoint:
     order: int = 0
     inputs: tuple[InputSpec, ...] = ()
     parameters: tuple[dict[str, Any], ...] = ()
+    # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
+    # input, each with a count of the files (by name) this accepts; see app/folders.py.
+    folder_files: Callable[[str], bool] | None = None
 
     @property
     def task_schema_path(self) -> str:
@@ -65,7 +69,9 @@ class AsyncEndpoint:
         return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
 
     def routes(self) -> list[BaseRoute]:
+        folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
         return [
+            *folders,
             Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
             Route(self.path, self.submit, methods=["POST"]),
             Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
@@ -198,6 +204,12 @@ class AsyncEndpoint:
             send_timeout=settings.sse_send_timeout,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    async def folders(self, request: Request) -> Response:
+        assert self.folder_files is not None
+        roots = services_of(request).settings.allowed_roots
+        typed = request.query_params.get("prefix", "")
+        return json_response(await anyio.to_thread.run_sync(suggest_folders, typed, roots, self.folder_files))
 
     async def cancel(self, request: Request) -> Response:
         services, task_id, event = await self._issued_task(request)

@@ -57,7 +57,7 @@ _EVENTS_DESCRIPTION = (
 
 _TASK_SET_EVENTS_DESCRIPTION = (
     "Server-Sent Events of many tasks over one connection. Everything of the single-task stream holds "
-    "per task, and each event's data is `{\"task_id\": …, \"root\": …}`. The first events are every "
+    'per task, and each event\'s data is `{"task_id": …, "root": …}`. The first events are every '
     "task's current state (those the client does not have); the stream ends once every task has had its "
     "final event. Each `id:` records the client's position in every task (`1.` then base64url of, per "
     "task, the first 6 bytes of its id and the 8-byte content id of its last event), so a reconnect with "
@@ -113,9 +113,36 @@ def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
     }
 
 
+def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    if endpoint.folder_files is None:
+        return {}
+    prefix = {
+        "name": "prefix",
+        "in": "query",
+        "required": False,
+        "description": "The folder path typed so far (absolute); empty for the allowed roots",
+        "schema": {"type": "string"},
+    }
+    return {
+        f"{endpoint.path}/folders": {
+            "get": {
+                "summary": "Folders under ALLOWED_ROOTS that the typed path leads to, with their file counts",
+                "operationId": f"folders_{endpoint.task.replace('.', '_')}",
+                "parameters": [prefix],
+                "responses": {
+                    "200": _json("Folders", "At most 50 folders; counts look at 500 entries each at most"),
+                    **_errors(401, 403, 503),
+                    "422": _json("Error", "The path is relative, does not exist, or is not a folder"),
+                },
+            }
+        }
+    }
+
+
 def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     name = endpoint.request_model.__name__
     return {
+        **_folder_paths(endpoint),
         endpoint.task_schema_path: {
             "get": {
                 "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",
