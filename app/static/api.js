@@ -39,6 +39,6 @@ export function cancelTask(taskId) {
   });
 }
 
-export function listFolders(prefix) {
-  return apiFetch(`audio/transcribe/folders?${new URLSearchParams({ prefix })}`);
+export function listFolders(prefix, signal) {
+  return apiFetch(`audio/transcribe/folders?${new URLSearchParams({ prefix })}`, { signal });
 }

@@ -9,6 +9,8 @@ import { forgetJob, loadJobs, rememberJob, updateJob } from "./recent.js";
 const views = new Map();
 const jobsList = document.getElementById("jobs");
 const follower = new JobFollower();
+const folderField = document.getElementById("folder");
+const stopSuggesting = suggestFolders(folderField, document.getElementById("folder-suggestions"));
 
 function start(job) {
   const view = new JobView(job, {
@@ -58,6 +60,7 @@ document.getElementById("submit-form").addEventListener("submit", async (event) 
     showFormError("Type the absolute path of a folder of audio files.");
     return;
   }
+  stopSuggesting();
   const submittedAt = Date.now();
   button.disabled = true;
   try {
@@ -72,7 +75,6 @@ document.getElementById("submit-form").addEventListener("submit", async (event) 
   }
 });
 
-suggestFolders(document.getElementById("folder"), document.getElementById("folder-suggestions"));
 for (const job of loadJobs().reverse()) start(job);
 setInterval(() => {
   const now = Date.now();
