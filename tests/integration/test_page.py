@@ -176,3 +176,12 @@ def test_a_bad_folder_is_an_error_naming_it(page: Page, audio_root: Path) -> Non
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_role("alert")).to_contain_text(str(missing))
     expect(page.locator(".job")).to_have_count(0)
+
+
+def test_the_folder_field_offers_folders_with_their_audio_counts(page: Page, audio_root: Path) -> None:
+    page.goto("/")
+    page.get_by_label("Folder of audio files").fill(f"{audio_root}/ba")
+    options = page.locator("#folder-suggestions option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("value", str(audio_root / "batch"))
+    expect(options.first).to_have_attribute("label", "3 audio files")
