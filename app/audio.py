@@ -10,7 +10,7 @@ from app.discovery import Plugin
 from app.endpoints import AsyncEndpoint, InputSpec
 from app.inputs import require_audio, resolve_folder
 from app.settings import Settings
-from contract import INSPECT_TASK, TRANSCRIBE_TASK
+from contract import INSPECT_TASK, TRANSCRIBE_TASK, is_audio_file
 
 
 class _Strict(BaseModel):
@@ -49,6 +49,7 @@ transcribe = AsyncEndpoint(
     short_title="Transcribe audio",
     order=0,
     inputs=(_FOLDER,),
+    folder_files=is_audio_file,
 )
 
 inspect = AsyncEndpoint(
@@ -59,6 +60,7 @@ inspect = AsyncEndpoint(
     short_title="Inspect audio files",
     order=1,
     inputs=(_FOLDER,),
+    folder_files=is_audio_file,
 )
 
 plugin = Plugin(

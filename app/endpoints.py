@@ -1,14 +1,16 @@
 """Any Celery task that reports progress the seed's way, exposed as an async endpoint.
 
 One declaration gives submit (``POST path``), polling (``GET path/result/<id>``), the SSE
-stream (``GET path/events/<id>``) and cancel (``DELETE path/<id>``).
+stream (``GET path/events/<id>``), one stream for many tasks (``GET path/events?task_id=``)
+and cancel (``DELETE path/<id>``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,9 +24,11 @@ from starlette.routing import BaseRoute, Route
 from app.bodies import parse_json, read_body
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
+from app.folders import suggest_folders
 from app.services import Services, services_of
 from app.settings import Settings
-from app.streaming import CountedEventSourceResponse, task_frames
+from app.streaming import CountedEventSourceResponse, Cursor, task_frames
+from app.task_set import decode_positions, task_set_frames
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,9 @@ class AsyncEndpoint:
     order: int = 0
     inputs: tuple[InputSpec, ...] = ()
     parameters: tuple[dict[str, Any], ...] = ()
+    # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
+    # input, each with a count of the files (by name) this accepts; see app/folders.py.
+    folder_files: Callable[[str], bool] | None = None
 
     @property
     def task_schema_path(self) -> str:
@@ -62,11 +69,14 @@ class AsyncEndpoint:
         return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
 
     def routes(self) -> list[BaseRoute]:
+        folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
         return [
+            *folders,
             Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
             Route(self.path, self.submit, methods=["POST"]),
             Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
             Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
+            Route(f"{self.path}/events", self.task_set_events, methods=["GET"]),
             Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
         ]
 
@@ -104,41 +114,102 @@ class AsyncEndpoint:
     async def events(self, request: Request) -> Response:
         services = services_of(request)
         task_id = _task_id(request)
-        # Follow the task before reading it, so nothing written in between slips by; the
-        # same read tells whether this endpoint issued it.
-        inbox, close = services.hub.open(task_id)
+        last_event_id = request.headers.get("last-event-id") or None
+        cursors, close = await self._follow(services, [task_id], last_event_id=None)
+        cursor = cursors[task_id]
+        if cursor.snapshot.final and cursor.snapshot.id == last_event_id:
+            # The client has the final event: 204 tells EventSource to stop reconnecting.
+            close()
+            return Response(status_code=204)
+        settings = services.settings
+        return self._stream(
+            services,
+            task_frames(services.hub, cursor.inbox, cursor.snapshot, last_event_id, settings.sse_retry_ms),
+            close,
+        )
+
+    async def task_set_events(self, request: Request) -> Response:
+        """Many tasks over one stream; see app/task_set.py."""
+        services = services_of(request)
+        task_ids = _task_ids(request, services.settings.max_tasks_per_stream)
+        # The header is what EventSource sends when it reconnects, so it is newer than the
+        # query parameter the page opened the stream with.
+        last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        ready = asyncio.Event()
+        cursors, close = await self._follow(services, task_ids, last_event_id, ready)
+        if all(cursor.done for cursor in cursors.values()):
+            close()
+            return Response(status_code=204)
+        frames = task_set_frames(services.hub, cursors, ready, services.settings.sse_retry_ms)
+        return self._stream(services, frames, close)
+
+    async def _follow(
+        self,
+        services: Services,
+        task_ids: list[str],
+        last_event_id: str | None,
+        ready: asyncio.Event | None = None,
+    ) -> tuple[dict[str, Cursor], Callable[[], None]]:
+        """A cursor on each task (404 unless this endpoint issued them all), and how to close them.
+
+        Each task is followed before it is read, so nothing written in between slips by.
+        """
+        closes: list[Callable[[], None]] = []
+
+        def close() -> None:
+            for stop in closes:
+                stop()
+
         try:
-            # A cached state is current as of now (no await since the inbox opened), so
+            inboxes = {}
+            for task_id in task_ids:
+                inboxes[task_id], stop = services.hub.open(task_id, ready)
+                closes.append(stop)
+            # A cached state is current as of now (no await since its inbox opened), so
             # everything the inbox gets is newer; otherwise one read, as a poll does.
-            cached = services.cache.peek(task_id)
-            issued_by, snapshot = cached or await services.cache.read_issued(task_id)
-            if issued_by != self.path:
-                raise HTTPException(404, _not_issued(task_id, self.path))
-            last_event_id = request.headers.get("last-event-id") or None
-            if snapshot.final and snapshot.id == last_event_id:
-                # The client has the final event: 204 tells EventSource to stop reconnecting.
-                close()
-                return Response(status_code=204)
-            if not services.streams.try_acquire():
-                close()
-                return error_response(
-                    f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
-                    503,
-                    {"Retry-After": "5"},
-                )
+            states: dict[str, tuple[str | None, TaskEvent] | None] = {
+                task_id: services.cache.peek(task_id) for task_id in task_ids
+            }
+            missing = [task_id for task_id, state in states.items() if state is None]
+            read = await asyncio.gather(*(services.cache.read_issued(task_id) for task_id in missing))
+            states.update(zip(missing, read, strict=True))
+            unknown = [task_id for task_id, state in states.items() if state is None or state[0] != self.path]
+            if unknown:
+                raise HTTPException(404, _not_issued(", ".join(unknown), self.path))
+            has = decode_positions(last_event_id, task_ids)
+            cursors = {}
+            for task_id, state in states.items():
+                assert state is not None
+                cursors[task_id] = Cursor(inboxes[task_id], state[1], has.get(task_id))
         except BaseException:
             close()
             raise
+        return cursors, close
+
+    def _stream(self, services: Services, frames: AsyncIterator[bytes], close: Callable[[], None]) -> Response:
+        if not services.streams.try_acquire():
+            close()
+            return error_response(
+                f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
+                503,
+                {"Retry-After": "5"},
+            )
         settings = services.settings
         services.metrics.streams_opened += 1
         return CountedEventSourceResponse(
-            task_frames(services.hub, inbox, snapshot, last_event_id, settings.sse_retry_ms),
+            frames,
             slots=services.streams,
             on_close=close,
             ping=settings.sse_ping_seconds,
             send_timeout=settings.sse_send_timeout,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    async def folders(self, request: Request) -> Response:
+        assert self.folder_files is not None
+        roots = services_of(request).settings.allowed_roots
+        typed = request.query_params.get("prefix", "")
+        return json_response(await anyio.to_thread.run_sync(suggest_folders, typed, roots, self.folder_files))
 
     async def cancel(self, request: Request) -> Response:
         services, task_id, event = await self._issued_task(request)
@@ -163,6 +234,19 @@ def _task_id(request: Request) -> str:
     if not _is_task_id(task_id):
         raise HTTPException(404, f"{task_id!r} is not a task id")
     return task_id
+
+
+def _task_ids(request: Request, limit: int) -> list[str]:
+    """The ``task_id`` query parameters, each once, in order."""
+    task_ids = list(dict.fromkeys(request.query_params.getlist("task_id")))
+    if not task_ids:
+        raise InputError("task_id: give at least one, as ?task_id=<id>&task_id=<id>...")
+    if len(task_ids) > limit:
+        raise InputError(f"task_id: {len(task_ids)} ids; one stream follows at most {limit} (MAX_TASKS_PER_STREAM)")
+    malformed = [task_id for task_id in task_ids if not _is_task_id(task_id)]
+    if malformed:
+        raise HTTPException(404, f"{', '.join(map(repr, malformed))} is not a task id")
+    return task_ids
 
 
 def _not_issued(task_id: str, path: str) -> str:

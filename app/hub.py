@@ -27,13 +27,16 @@ class Inbox:
     """One watcher's bounded queue. When it is full the oldest event goes: progress is state,
     so the latest wins, and a final event, always the last one, is never the one dropped."""
 
-    def __init__(self, maxsize: int, counts: collections.Counter[str] | None = None) -> None:
+    def __init__(
+        self, maxsize: int, counts: collections.Counter[str] | None = None, ready: asyncio.Event | None = None
+    ) -> None:
         if maxsize < 2:
             raise ValueError(f"maxsize has value {maxsize!r}; it must be at least 2")
         self._counts = counts if counts is not None else collections.Counter()
         self._events: deque[TaskEvent] = deque()
         self._maxsize = maxsize
-        self._ready = asyncio.Event()
+        # Set on every put; several inboxes may share one, so one waiter can watch them all.
+        self._ready = ready or asyncio.Event()
 
     def put(self, event: TaskEvent) -> None:
         self._counts[event.kind] += 1
@@ -47,6 +50,10 @@ class Inbox:
             self._ready.clear()
             await self._ready.wait()
         return self._events.popleft()
+
+    def pop(self) -> TaskEvent | None:
+        """The oldest queued event, without waiting; None when there is none."""
+        return self._events.popleft() if self._events else None
 
     def discard_through(self, event_id: str | None) -> None:
         """Drop queued events up to and including the last one with ``event_id``, if any."""
@@ -114,11 +121,13 @@ class StateHub:
         since = self._clock() - longer_than
         return [channel[len(self._prefix) :].decode() for channel, heard in self._heard.items() if heard <= since]
 
-    def open(self, task_id: str) -> tuple[Inbox, Callable[[], None]]:
-        """An inbox that receives every state of ``task_id`` from now on, and how to close it."""
+    def open(self, task_id: str, ready: asyncio.Event | None = None) -> tuple[Inbox, Callable[[], None]]:
+        """An inbox that receives every state of ``task_id`` from now on, and how to close it.
+
+        ``ready``, when given, is set whenever the inbox gets an event (see Inbox)."""
         if not self.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
-        inbox = Inbox(self._queue_size, self.handed_out)
+        inbox = Inbox(self._queue_size, self.handed_out, ready)
         return inbox, self.follow(task_id, inbox)
 
     def follow(self, task_id: str, listener: Listener) -> Callable[[], None]:

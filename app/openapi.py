@@ -24,6 +24,25 @@ _LAST_EVENT_ID = {
     "description": "The id of the last event the client has; sent by EventSource when it reconnects",
     "schema": {"type": "string"},
 }
+_TASK_IDS = {
+    "name": "task_id",
+    "in": "query",
+    "required": True,
+    "description": "Ids this service issued, one parameter each; at most MAX_TASKS_PER_STREAM (100) of them",
+    "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": 1},
+    "style": "form",
+    "explode": True,
+}
+_LAST_EVENT_ID_PARAMETER = {
+    "name": "last_event_id",
+    "in": "query",
+    "required": False,
+    "description": (
+        "The id of the last event the client has, from this or another stream of another set of tasks "
+        "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins"
+    ),
+    "schema": {"type": "string"},
+}
 _POLLING_BODY = {
     "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ("Queued", "Running", "Finished", "Failed")]
 }
@@ -33,6 +52,16 @@ _EVENTS_DESCRIPTION = (
     "Queued, Running, Finished or Failed, or Lost when the web process lost Redis) and `id:` (the "
     "same for the same state on every replica). The stream ends after `result` or `error`. The first "
     "frame carries `retry:`; a keep-alive comment goes out every 15 s."
+)
+
+
+_TASK_SET_EVENTS_DESCRIPTION = (
+    "Server-Sent Events of many tasks over one connection. Everything of the single-task stream holds "
+    'per task, and each event\'s data is `{"task_id": …, "root": …}`. The first events are every '
+    "task's current state (those the client does not have); the stream ends once every task has had its "
+    "final event. Each `id:` records the client's position in every task (`1.` then base64url of, per "
+    "task, the first 6 bytes of its id and the 8-byte content id of its last event), so a reconnect with "
+    "it is sent nothing it has, on any replica."
 )
 
 
@@ -85,9 +114,36 @@ def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
     }
 
 
+def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    if endpoint.folder_files is None:
+        return {}
+    prefix = {
+        "name": "prefix",
+        "in": "query",
+        "required": False,
+        "description": "The folder path typed so far (absolute); empty for the allowed roots",
+        "schema": {"type": "string"},
+    }
+    return {
+        f"{endpoint.path}/folders": {
+            "get": {
+                "summary": "Folders under ALLOWED_ROOTS that the typed path leads to, with their file counts",
+                "operationId": f"folders_{endpoint.task.replace('.', '_')}",
+                "parameters": [prefix],
+                "responses": {
+                    "200": _json("Folders", "At most 50 folders; counts look at 500 entries each at most"),
+                    **_errors(401, 403, 503),
+                    "422": _json("Error", "The path is relative, does not exist, or is not a folder"),
+                },
+            }
+        }
+    }
+
+
 def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     name = endpoint.request_model.__name__
     return {
+        **_folder_paths(endpoint),
         endpoint.task_schema_path: {
             "get": {
                 "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",
@@ -129,6 +185,22 @@ def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
                     },
                     "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
                     **_errors(401, 404, 503),
+                },
+            }
+        },
+        f"{endpoint.path}/events": {
+            "get": {
+                "summary": "Many tasks' states as they happen, over one stream (Server-Sent Events)",
+                "operationId": f"stream_many_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_IDS, _LAST_EVENT_ID_PARAMETER, _LAST_EVENT_ID],
+                "responses": {
+                    "200": {
+                        "description": _TASK_SET_EVENTS_DESCRIPTION,
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "204": {"description": "The client has every task's final event: stop reconnecting"},
+                    **_errors(401, 404, 503),
+                    "422": _json("Error", "No task_id, or more than MAX_TASKS_PER_STREAM of them"),
                 },
             }
         },

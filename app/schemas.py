@@ -127,6 +127,19 @@ class TaskSchema(_Open):
     parameters: list[dict[str, Any]]
 
 
+class Folder(_Open):
+    path: str = Field(description="The folder, written as the client typed its parent")
+    files: int = Field(description="Files in it (and its subfolders) that the task takes, by name")
+    counted_all: bool = Field(description="False when counting stopped early: then files is a lower bound")
+
+
+class Folders(_Open):
+    """Folder suggestions for what was typed so far, all under ALLOWED_ROOTS."""
+
+    folders: list[Folder]
+    truncated: bool = Field(description="More folders matched than are listed")
+
+
 MODELS: list[type[BaseModel]] = [
     RescueBoxRoute,
     AppMetadata,
@@ -141,4 +154,5 @@ MODELS: list[type[BaseModel]] = [
     Finished,
     Failed,
     Lost,
+    Folders,
 ]

@@ -93,6 +93,8 @@ class Settings:
     worker_lost_after: float = WORKER_LOST_AFTER
     # Open SSE streams per process; past it, new ones get 503 with Retry-After.
     max_streams: int = 10_000
+    # Task ids one multi-task stream may follow (GET <path>/events?task_id=...); past it, 422.
+    max_tasks_per_stream: int = 100
     # Redis connections per process for reads (requests queue for one); plus one subscription.
     redis_max_connections: int = 32
     # When set, every route but /healthz needs it (see app/access.py).
@@ -128,6 +130,7 @@ class Settings:
             sse_send_timeout=setting_float(environ, "SSE_SEND_TIMEOUT", defaults.sse_send_timeout, 0.1),
             worker_lost_after=setting_float(environ, "WORKER_LOST_AFTER", defaults.worker_lost_after, 1),
             max_streams=setting_int(environ, "MAX_STREAMS", defaults.max_streams, 1),
+            max_tasks_per_stream=setting_int(environ, "MAX_TASKS_PER_STREAM", defaults.max_tasks_per_stream, 1),
             redis_max_connections=setting_int(environ, "REDIS_MAX_CONNECTIONS", defaults.redis_max_connections, 1),
             api_token=environ.get("API_TOKEN") or None,
             log_format=read_log_format(environ),

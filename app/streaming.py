@@ -14,30 +14,52 @@ from app.events import TaskEvent
 from app.hub import Inbox, StateHub
 
 
+class Cursor:
+    """Where one client is in one task's states: the last it has, and whether that is the end.
+
+    Its inbox was opened before ``snapshot`` was read, so no state written in between is
+    missed; ``caught_up`` drops the messages the snapshot already covers, and a state is
+    never sent twice in a row (nor at all when the client already has it).
+    """
+
+    __slots__ = ("inbox", "snapshot", "last_id", "done")
+
+    def __init__(self, inbox: Inbox, snapshot: TaskEvent, client_has: str | None) -> None:
+        self.inbox = inbox
+        self.snapshot = snapshot
+        self.last_id = client_has
+        self.done = snapshot.final and snapshot.id == client_has
+
+    def take(self, event: TaskEvent) -> TaskEvent | None:
+        """``event`` if the client should get it next, else None."""
+        if self.done or (event.id is not None and event.id == self.last_id):
+            return None
+        self.last_id = event.id
+        self.done = event.final
+        return event
+
+    def caught_up(self) -> None:
+        """Call once the hub's barrier (``sync``) has passed, after the snapshot was sent."""
+        self.inbox.discard_through(self.snapshot.id)
+
+
 async def task_frames(
     hub: StateHub, inbox: Inbox, snapshot: TaskEvent, last_event_id: str | None, retry_ms: int
 ) -> AsyncIterator[bytes]:
-    """SSE frames for one task until its final event.
-
-    ``inbox`` was opened before ``snapshot`` was read, so no state written in between is
-    missed; messages the snapshot already covers are dropped, and a state is never sent
-    twice in a row (nor at all when the client's Last-Event-ID names it).
-    """
-    retry = b"retry: %d\n" % retry_ms
-    yield retry + (b"\n" if snapshot.id == last_event_id else snapshot.frame)
-    if snapshot.final:
+    """SSE frames for one task until its final event."""
+    cursor = Cursor(inbox, snapshot, last_event_id)
+    first = cursor.take(snapshot)
+    yield b"retry: %d\n" % retry_ms + (first.frame if first else b"\n")
+    if cursor.done:
         return
     await hub.sync()
-    inbox.discard_through(snapshot.id)
-    last_id = snapshot.id
+    cursor.caught_up()
     while True:
-        event = await inbox.get()
-        if event.id is not None and event.id == last_id:
-            continue
-        yield event.frame
-        if event.final:
-            return
-        last_id = event.id
+        event = cursor.take(await inbox.get())
+        if event is not None:
+            yield event.frame
+            if cursor.done:
+                return
 
 
 class StreamSlots:

@@ -96,3 +96,79 @@ class LineDisplay:
 
     def close(self) -> None:
         pass
+
+
+class ManyDisplay(Protocol):
+    def update(self, task_id: str, state: TaskState, now: float) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_many_display(out: TextIO, task_ids: list[str], started: float) -> ManyDisplay:
+    """A bar per task on a terminal, else a line per change naming the task."""
+    clocks = {task_id: ProgressClock(started) for task_id in task_ids}
+    return ManyBarDisplay(Console(file=out), clocks) if out.isatty() else ManyLineDisplay(out, clocks)
+
+
+def short(task_id: str) -> str:
+    return task_id[:8]
+
+
+def describe(state: TaskState) -> tuple[int | None, str]:
+    """The percent (None: unchanged) and the words for a state."""
+    if state.kind == "progress":
+        return state.root["percent"], state.root["description"] or "Started"
+    if state.kind == "result":
+        return 100, "Done"
+    if state.kind == "error":
+        return None, state.root["value"]
+    return None, QUEUED
+
+
+class ManyBarDisplay:
+    def __init__(self, console: Console, clocks: dict[str, ProgressClock]) -> None:
+        self._clocks = clocks
+        self._progress = Progress(
+            TextColumn("{task.fields[name]}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.description}", markup=False),
+            console=console,
+        )
+        self._bars = {task_id: self._progress.add_task(QUEUED, total=100, name=short(task_id)) for task_id in clocks}
+        self._progress.start()
+
+    def update(self, task_id: str, state: TaskState, now: float) -> None:
+        percent, words = describe(state)
+        if state.kind == "progress":
+            self._clocks[task_id].record(state.root["percent"], now)
+            words = f"{words}  ({times(self._clocks[task_id], now)})"
+        self._progress.update(self._bars[task_id], completed=percent, description=words)
+
+    def notice(self, text: str) -> None:
+        self._progress.console.print(text, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+class ManyLineDisplay:
+    def __init__(self, out: TextIO, clocks: dict[str, ProgressClock]) -> None:
+        self._out = out
+        self._clocks = clocks
+        self._last: dict[str, tuple[int | None, str]] = {}
+
+    def update(self, task_id: str, state: TaskState, now: float) -> None:
+        percent, words = describe(state)
+        if state.kind == "progress":
+            self._clocks[task_id].record(state.root["percent"], now)
+        if self._last.get(task_id) != (percent, words):
+            self._last[task_id] = (percent, words)
+            shown = f"{percent:3d}%" if percent is not None else "    "
+            self.notice(f"{short(task_id)}  {shown}  {words}")
+
+    def notice(self, text: str) -> None:
+        print(text, file=self._out, flush=True)
+
+    def close(self) -> None:
+        pass

@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-from cli.display import open_display
+from cli.display import open_display, open_many_display
 from cli.eta import ProgressClock
 from cli.results import (
     CANCELLED,
+    EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -56,8 +57,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     transcribe = commands.add_parser("transcribe", parents=[common], help="submit a folder and follow it")
     transcribe.add_argument("folder", type=Path, help="a folder of audio files the service can read")
-    watch = commands.add_parser("watch", parents=[common], help="follow a task submitted before")
-    watch.add_argument("task_id")
+    watch = commands.add_parser(
+        "watch", parents=[common], help="follow tasks submitted before (several: over one stream, a bar each)"
+    )
+    watch.add_argument("task_ids", nargs="+", metavar="task_id")
     return parser
 
 
@@ -71,9 +74,9 @@ def _positive_seconds(raw: str) -> float:
     return value
 
 
-def watch_command(args: argparse.Namespace, task_id: str) -> str:
-    """The command that follows this task again, with the options that matter for it."""
-    words = ["live-progress", "watch", task_id]
+def watch_command(args: argparse.Namespace, *task_ids: str) -> str:
+    """The command that follows these tasks again, with the options that matter for them."""
+    words = ["live-progress", "watch", *task_ids]
     if args.url != DEFAULT_URL:
         words += ["--url", args.url]
     if args.poll:
@@ -99,38 +102,50 @@ def _run(args: argparse.Namespace, service: Service) -> int:
     started = time.monotonic()
     if args.command == "transcribe":
         folder = str(args.folder.expanduser().resolve())
-        task_id = service.submit(folder)
-        _say(f"Submitted {folder} as task {task_id}")
+        task_ids = [service.submit(folder)]
+        _say(f"Submitted {folder} as task {task_ids[0]}")
     else:
-        task_id = args.task_id
-    again = watch_command(args, task_id)
+        task_ids = list(dict.fromkeys(args.task_ids))
+    if len(task_ids) > 1 and args.poll:
+        _say("error: --poll follows one task; give one id, or leave out --poll to follow them all over one stream")
+        return EXIT_USAGE
+    again = watch_command(args, *task_ids)
     try:
-        with _cancel_on_interrupt(args, task_id) if args.cancel_on_interrupt else contextlib.nullcontext():
+        with _cancel_on_interrupt(args, task_ids) if args.cancel_on_interrupt else contextlib.nullcontext():
+            if len(task_ids) > 1:
+                return _report_many(args, _follow_many(args, service, task_ids, started))
+            task_id = task_ids[0]
             final = _follow(args, service, task_id, started)
     except KeyboardInterrupt:
-        _say(f"Detached from task {task_id}; it goes on. Follow it again with:\n  {again}")
+        _say(f"Detached from {_tasks(task_ids)}; it goes on. Follow it again with:\n  {again}")
         return EXIT_INTERRUPTED
     except ServiceError as exc:
         if exc.status:
             raise
-        _say(f"error: {exc}\nThe task may go on. Follow it again with:\n  {again}")
+        them = "The task" if len(task_ids) == 1 else "The tasks"
+        _say(f"error: {exc}\n{them} may go on. Follow it again with:\n  {again}")
         return EXIT_FAILED
     return _report(args, final)
 
 
+def _tasks(task_ids: list[str]) -> str:
+    return f"task {task_ids[0]}" if len(task_ids) == 1 else f"{len(task_ids)} tasks"
+
+
 @contextlib.contextmanager
-def _cancel_on_interrupt(args: argparse.Namespace, task_id: str) -> Iterator[None]:
-    """The first Ctrl-C cancels the task, and following goes on to the cancelled state on the
+def _cancel_on_interrupt(args: argparse.Namespace, task_ids: list[str]) -> Iterator[None]:
+    """The first Ctrl-C cancels the tasks, and following goes on to the cancelled states on the
     same stream; a second one detaches."""
 
     def cancel(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _say(f"Cancelling task {task_id} (Ctrl-C again to detach)")
+        _say(f"Cancelling {_tasks(task_ids)} (Ctrl-C again to detach)")
         # A client of its own: the interrupted one may be in the middle of a request.
         try:
             with Service(args.url, args.token) as service:
-                if not service.cancel(task_id):
-                    _say("It had already finished")
+                for task_id in task_ids:
+                    if not service.cancel(task_id):
+                        _say(f"Task {task_id} had already finished")
         except ServiceError as exc:
             _say(f"error: could not cancel: {exc}")
 
@@ -158,6 +173,36 @@ def _follow(args: argparse.Namespace, service: Service, task_id: str, started: f
     finally:
         display.close()
     raise ServiceError(f"The updates of task {task_id} ended before it did")
+
+
+def _follow_many(
+    args: argparse.Namespace, service: Service, task_ids: list[str], started: float
+) -> dict[str, TaskState]:
+    display = open_many_display(sys.stderr, task_ids, started)
+    _say(f"Following {len(task_ids)} tasks at {args.url} over one Server-Sent Events stream")
+    finals: dict[str, TaskState] = {}
+    states = service.stream_many(task_ids, display.notice)
+    try:
+        with contextlib.closing(states):
+            for task_id, state in states:
+                display.update(task_id, state, time.monotonic())
+                if state.final:
+                    finals[task_id] = state
+    finally:
+        display.close()
+    missing = [task_id for task_id in task_ids if task_id not in finals]
+    if missing:
+        raise ServiceError(f"The updates ended before task {', '.join(missing)} did")
+    return finals
+
+
+def _report_many(args: argparse.Namespace, finals: dict[str, TaskState]) -> int:
+    """Each task's report in turn; the exit code of the worst (failed, then cancelled)."""
+    codes = []
+    for task_id, final in finals.items():
+        _say(f"Task {task_id}:")
+        codes.append(_report(args, final))
+    return max(codes, key=lambda code: (code == EXIT_FAILED, code == EXIT_CANCELLED, code))
 
 
 def _report(args: argparse.Namespace, final: TaskState) -> int:

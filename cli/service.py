@@ -96,10 +96,22 @@ class Service:
 
     def stream(self, task_id: str, notify: Notify) -> Generator[TaskState, None, None]:
         """The task's states from its SSE stream, reconnecting with Last-Event-ID, to the final one."""
+        for _, state in self._follow(f"{ENDPOINT}/events/{task_id}", {}, {task_id}, notify):
+            yield state
+
+    def stream_many(self, task_ids: list[str], notify: Notify) -> Generator[tuple[str, TaskState], None, None]:
+        """Each task's states, named by its id, over one SSE stream, until every one is final."""
+        params = {"task_id": task_ids}
+        yield from self._follow(f"{ENDPOINT}/events", params, set(task_ids), notify)
+
+    def _follow(
+        self, url: str, params: dict[str, Any], task_ids: set[str], notify: Notify
+    ) -> Generator[tuple[str, TaskState], None, None]:
         resume = _Resume(_Backoff(first=0.5))
+        left = set(task_ids)
         while True:
             try:
-                reason = yield from self._stream_once(task_id, resume)
+                reason = yield from self._stream_once(url, params, left, resume)
             except (httpx.TransportError, SSEError) as exc:
                 reason = str(exc) or type(exc).__name__
             if reason is None:
@@ -108,11 +120,16 @@ class Service:
             notify(f"Reconnecting in {delay:g} s ({reason})")
             time.sleep(delay)
 
-    def _stream_once(self, task_id: str, resume: _Resume) -> Generator[TaskState, None, str | None]:
-        """One connection's states. Returns why it ended before the final state, or None after it."""
+    def _stream_once(
+        self, url: str, params: dict[str, Any], left: set[str], resume: _Resume
+    ) -> Generator[tuple[str, TaskState], None, str | None]:
+        """One connection's states, until none of ``left`` is unfinished (then None) or it ends
+        before that (then why). An event without a task_id is of the one task in ``left``."""
         headers = {"Last-Event-ID": resume.last_id} if resume.last_id else {}
-        with connect_sse(self._http, "GET", f"{ENDPOINT}/events/{task_id}", headers=headers) as source:
+        with connect_sse(self._http, "GET", url, params=params, headers=headers) as source:
             response = source.response
+            if response.status_code == 204:
+                return None  # the client has every final state
             if response.is_error:
                 response.read()
                 _raise_for_client_error(response)
@@ -127,10 +144,13 @@ class Service:
                     return str(body.get("error"))  # the server lost Redis; a reconnect resumes
                 resume.backoff.succeeded()
                 resume.last_id = sse.id or resume.last_id
+                task_id = body.get("task_id") or next(iter(left))
                 state = TaskState(cast(Kind, sse.event), body["root"])
-                yield state
+                yield task_id, state
                 if state.final:
-                    return None
+                    left.discard(task_id)
+                    if not left:
+                        return None
         return "the stream ended before the task did"
 
     def poll(self, task_id: str, interval: float, notify: Notify) -> Generator[TaskState, None, None]:

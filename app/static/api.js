@@ -33,5 +33,12 @@ export function submitFolder(path) {
 }
 
 export function cancelTask(taskId) {
-  return apiFetch(`audio/transcribe/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+  return apiFetch(`audio/transcribe/${encodeURIComponent(taskId)}`, {
+    method: "DELETE",
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+export function listFolders(prefix, signal) {
+  return apiFetch(`audio/transcribe/folders?${new URLSearchParams({ prefix })}`, { signal });
 }

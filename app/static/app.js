@@ -1,12 +1,16 @@
-// The page: a form that submits folders, and one JobView per job, each followed live.
+// The page: a form that submits folders, and one JobView per job, all followed live over one stream.
 
 import { cancelTask, submitFolder } from "./api.js";
-import { followTask } from "./follow.js";
+import { suggestFolders } from "./folders.js";
+import { JobFollower } from "./follow.js";
 import { JobView } from "./job-view.js";
 import { forgetJob, loadJobs, rememberJob, updateJob } from "./recent.js";
 
 const views = new Map();
 const jobsList = document.getElementById("jobs");
+const follower = new JobFollower();
+const folderField = document.getElementById("folder");
+const stopSuggesting = suggestFolders(folderField, document.getElementById("folder-suggestions"));
 
 function start(job) {
   const view = new JobView(job, {
@@ -17,7 +21,7 @@ function start(job) {
   views.set(job.task_id, view);
   jobsList.prepend(view.element);
   document.getElementById("no-jobs").hidden = true;
-  view.stopFollowing = followTask(job, {
+  view.stopFollowing = follower.follow(job, {
     onState: (kind, root) => view.show(kind, root, Date.now()),
     onTransport: (text) => view.showTransport(text),
   });
@@ -56,6 +60,7 @@ document.getElementById("submit-form").addEventListener("submit", async (event) 
     showFormError("Type the absolute path of a folder of audio files.");
     return;
   }
+  stopSuggesting();
   const submittedAt = Date.now();
   button.disabled = true;
   try {

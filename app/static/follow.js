@@ -1,8 +1,12 @@
-// Follows one task to its end: over Server-Sent Events when the browser has EventSource, else
-// (or when the stream keeps failing) with the design note's polling loop on the result URL.
+// Follows every job of the page over ONE Server-Sent Events stream (a browser opens at most six
+// connections to a host, so a stream per job would stall the page at the seventh). When the set
+// of unfinished jobs changes the stream is reopened for the new set with `last_event_id`, so
+// nothing the page already has is sent again. Without EventSource, or when the stream keeps
+// failing, each job is polled on its result URL instead (the design note's polling loop).
 
 import { apiFetch } from "./api.js";
 
+const EVENTS_URL = "audio/transcribe/events";
 const POLL_MS = 1000;
 const MAX_POLL_BACKOFF_MS = 10000;
 // Network errors in a row, with no event between them, before the stream is given up for polling.
@@ -10,89 +14,141 @@ const MAX_STREAM_FAILURES = 3;
 const FINAL_KINDS = new Set(["result", "error"]);
 const LIVE = "Live updates over Server-Sent Events";
 
-// Calls onState(kind, root) for each state the task is in, and onTransport(text) to say how it
-// is being followed. Returns a function that stops following.
-export function followTask(task, { onState, onTransport }) {
-  let stopped = false;
-  let source = null;
-  let timer = null;
-
-  function stop() {
-    stopped = true;
-    source?.close();
-    clearTimeout(timer);
+export class JobFollower {
+  constructor() {
+    this.jobs = new Map(); // task_id -> {task, onState, onTransport, done, timer}
+    this.source = null;
+    this.lastEventId = "";
+    this.failures = 0;
+    this.pollingBecause = typeof window.EventSource === "function" ? null : "this browser has no EventSource";
+    this.reopenQueued = false;
   }
 
-  function deliver(kind, body) {
-    if (stopped) return;
-    if (FINAL_KINDS.has(kind)) stop();
-    onState(kind, body.root);
+  // Calls onState(kind, root) for each state the task is in, and onTransport(text) to say how it
+  // is being followed. Returns a function that stops following it.
+  follow(task, { onState, onTransport }) {
+    const job = { task, onState, onTransport, done: false, timer: null };
+    this.jobs.set(task.task_id, job);
+    if (this.pollingBecause === null) this.reopenSoon();
+    else this.poll(job);
+    return () => this.unfollow(task.task_id);
   }
 
-  function stream() {
-    source = new EventSource(task.events_url);
-    let failures = 0;
-    onTransport(LIVE);
+  unfollow(taskId) {
+    const job = this.jobs.get(taskId);
+    if (!job) return;
+    this.jobs.delete(taskId);
+    clearTimeout(job.timer);
+    if (!job.done && this.pollingBecause === null) this.reopenSoon();
+    job.done = true;
+  }
+
+  unfinished() {
+    return [...this.jobs.values()].filter((job) => !job.done);
+  }
+
+  // Jobs added in one go (a reload brings back many) share one reopening.
+  reopenSoon() {
+    if (this.reopenQueued) return;
+    this.reopenQueued = true;
+    queueMicrotask(() => {
+      this.reopenQueued = false;
+      this.open();
+    });
+  }
+
+  open() {
+    this.source?.close();
+    this.source = null;
+    const jobs = this.unfinished();
+    if (this.pollingBecause !== null || !jobs.length) return;
+    const query = new URLSearchParams(jobs.map((job) => ["task_id", job.task.task_id]));
+    if (this.lastEventId) query.set("last_event_id", this.lastEventId);
+    const source = new EventSource(`${EVENTS_URL}?${query}`);
+    this.source = source;
+    this.failures = 0;
+    for (const job of jobs) job.onTransport(LIVE);
     for (const kind of ["status", "progress", "result"]) {
-      source.addEventListener(kind, (event) => {
-        failures = 0;
-        deliver(kind, JSON.parse(event.data));
-      });
+      source.addEventListener(kind, (event) => this.receive(source, kind, event));
     }
-    source.addEventListener("open", () => onTransport(LIVE));
+    source.addEventListener("open", () => source === this.source && this.tell(LIVE));
     // Both the server's `error` events (with data) and the browser's network errors (without).
     source.addEventListener("error", (event) => {
-      if (stopped) return;
+      if (source !== this.source) return;
       if (event.data) {
         const body = JSON.parse(event.data);
         // Without a root it is the server losing Redis, and EventSource reconnects by itself.
-        if (body.root) deliver("error", body);
-        else onTransport(`Reconnecting: ${body.error}`);
+        if (body.root) this.receive(source, "error", event);
+        else this.tell(`Reconnecting: ${body.error}`);
         return;
       }
-      failures += 1;
+      this.failures += 1;
       // CLOSED: the answer was not a stream (a 4xx or 5xx), and EventSource will not try again.
-      if (source.readyState === EventSource.CLOSED || failures >= MAX_STREAM_FAILURES) {
+      if (source.readyState === EventSource.CLOSED || this.failures >= MAX_STREAM_FAILURES) {
         source.close();
-        poll("the live stream kept failing");
+        this.source = null;
+        this.pollingBecause = "the live stream kept failing";
+        for (const job of this.unfinished()) this.poll(job);
       } else {
-        onTransport("Connection lost; reconnecting…");
+        this.tell("Connection lost; reconnecting…");
       }
     });
   }
 
-  function poll(reason) {
-    const polling = `Polling the result every ${POLL_MS / 1000} s (${reason})`;
-    let delay = POLL_MS;
-    onTransport(polling);
+  receive(source, kind, event) {
+    if (source !== this.source) return;
+    this.failures = 0;
+    if (event.lastEventId) this.lastEventId = event.lastEventId;
+    const body = JSON.parse(event.data);
+    this.deliver(this.jobs.get(body.task_id), kind, body);
+    if (!this.unfinished().length) {
+      // Every job has ended: the server ends the stream, and EventSource must not reconnect.
+      source.close();
+      this.source = null;
+    }
+  }
 
-    async function once() {
-      if (stopped) return;
+  deliver(job, kind, body) {
+    if (!job || job.done) return;
+    if (FINAL_KINDS.has(kind)) {
+      job.done = true;
+      clearTimeout(job.timer);
+    }
+    job.onState(kind, body.root);
+  }
+
+  tell(text) {
+    for (const job of this.unfinished()) job.onTransport(text);
+  }
+
+  poll(job) {
+    const polling = `Polling the result every ${POLL_MS / 1000} s (${this.pollingBecause})`;
+    let delay = POLL_MS;
+    job.onTransport(polling);
+
+    const once = async () => {
+      if (job.done) return;
       let body;
       try {
-        body = await apiFetch(task.result_url);
+        body = await apiFetch(job.task.result_url);
       } catch (error) {
         if (error.status === 404) {
-          deliver("error", { root: { title: "error", value: error.message } });
+          this.deliver(job, "error", { root: { title: "error", value: error.message } });
           return;
         }
         delay = Math.min(delay * 2, MAX_POLL_BACKOFF_MS);
-        onTransport(`${error.message}; polling again in ${delay / 1000} s`);
-        timer = setTimeout(once, delay);
+        job.onTransport(`${error.message}; polling again in ${delay / 1000} s`);
+        job.timer = setTimeout(once, delay);
         return;
       }
-      if (delay !== POLL_MS) onTransport(polling);
+      if (delay !== POLL_MS) job.onTransport(polling);
       delay = POLL_MS;
       const kind = pollKind(body.root);
-      deliver(kind, body);
-      if (!FINAL_KINDS.has(kind)) timer = setTimeout(once, POLL_MS);
-    }
+      this.deliver(job, kind, body);
+      if (!FINAL_KINDS.has(kind)) job.timer = setTimeout(once, POLL_MS);
+    };
     once();
   }
-
-  if (typeof window.EventSource === "function") stream();
-  else poll("this browser has no EventSource");
-  return stop;
 }
 
 // The design note's pollForResult: it polls again on progress, or on a status that says

@@ -203,3 +203,33 @@ def test_what_the_service_refuses_exits_2_naming_it(
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and named.format(root=audio_root) in last, done.stderr
+
+
+def _submit(service: str, folder: Path) -> str:
+    body = json.dumps({"inputs": {"input_dir": {"path": str(folder)}}}).encode()
+    request = Request(
+        f"{service}/audio/transcribe", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urlopen(request, timeout=10) as response:
+        return str(json.load(response)["task_id"])
+
+
+def test_watch_follows_several_tasks_over_one_stream(service: str, audio_root: Path) -> None:
+    batch, corrupt = _submit(service, audio_root / "batch"), _submit(service, audio_root / "with_corrupt")
+    done = run("watch", batch, corrupt, "--url", service)
+
+    assert done.returncode == 1, done.stderr  # the worst of the two: a file could not be transcribed
+    assert "Following 2 tasks" in done.stderr and "over one Server-Sent Events stream" in done.stderr
+    for task_id in (batch, corrupt):
+        assert re.search(rf"^{task_id[:8]}  100%  Done$", done.stderr, re.M), done.stderr
+        assert f"Task {task_id}:" in done.stderr
+    assert "london" in done.stdout.lower() and "library" in done.stdout.lower()
+    assert f"error: could not transcribe {audio_root / 'with_corrupt' / 'broken.mp3'}" in done.stderr
+
+
+def test_watch_of_several_with_an_unknown_one_exits_2_naming_it(service: str, audio_root: Path) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    done = run("watch", _submit(service, audio_root / "batch"), unknown, "--url", service)
+
+    assert done.returncode == 2, done.stderr
+    assert unknown in done.stderr.strip().splitlines()[-1]

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 import pytest
@@ -17,7 +18,7 @@ from tests.integration.conftest import ARTIFACTS
 pytestmark = pytest.mark.integration
 
 DONE_WITHIN_MS = 60_000
-EVENTS_ROUTE = re.compile(r"/audio/transcribe/events/")
+EVENTS_ROUTE = re.compile(r"/audio/transcribe/events\?")
 
 # Every value each progress bar takes, keyed by its label: the test reads them after the fact.
 RECORD_PROGRESS = """
@@ -122,7 +123,9 @@ def test_a_dropped_stream_reconnects_and_still_gets_the_result(page: Page, servi
     def drop_after_the_job_ends(route: Route) -> None:
         # The first stream stays silent until the task is done, then ends: the final event
         # happened while the page was not connected, and must reach it on the reconnect.
-        result_url = route.request.url.replace("/events/", "/result/")
+        url = urlsplit(route.request.url)
+        (task_id,) = parse_qs(url.query)["task_id"]
+        result_url = f"{url.scheme}://{url.netloc}/audio/transcribe/result/{task_id}"
         wait_for(lambda: _final(result_url), DONE_WITHIN_MS / 1000, "the task to finish")
         route.fulfill(status=200, content_type="text/event-stream", body="retry: 100\n\n")
 
@@ -173,3 +176,12 @@ def test_a_bad_folder_is_an_error_naming_it(page: Page, audio_root: Path) -> Non
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_role("alert")).to_contain_text(str(missing))
     expect(page.locator(".job")).to_have_count(0)
+
+
+def test_the_folder_field_offers_folders_with_their_audio_counts(page: Page, audio_root: Path) -> None:
+    page.goto("/")
+    page.get_by_label("Folder of audio files").fill(f"{audio_root}/ba")
+    options = page.locator("#folder-suggestions option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("value", str(audio_root / "batch"))
+    expect(options.first).to_have_attribute("label", "3 audio files")

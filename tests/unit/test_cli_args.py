@@ -23,7 +23,7 @@ def test_watch_with_every_option() -> None:
     args = build_parser({}).parse_args(
         ["watch", TASK_ID, "--url", "http://h:1", "--poll", "--interval", "0.5", "-o", "out", "--cancel-on-interrupt"]
     )
-    assert (args.task_id, args.url, args.poll, args.interval) == (TASK_ID, "http://h:1", True, 0.5)
+    assert (args.task_ids, args.url, args.poll, args.interval) == ([TASK_ID], "http://h:1", True, 0.5)
     assert args.output == Path("out") and args.cancel_on_interrupt
 
 

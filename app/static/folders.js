@@ -1,0 +1,52 @@
+// The folder field offers the folders the service may read (under its ALLOWED_ROOTS) as the user
+// types, each with how many audio files it holds, in a <datalist>. Returns a function that drops
+// a listing waiting or under way (on submit: the page then needs its connection for the job).
+
+import { listFolders } from "./api.js";
+
+const WAIT_MS = 150;
+
+export function suggestFolders(input, list) {
+  let timer = null;
+  let asked = null;
+  let pending = null;
+
+  async function update() {
+    const prefix = input.value.trim();
+    if (prefix === asked) return;
+    asked = prefix;
+    pending?.abort();
+    const request = new AbortController();
+    pending = request;
+    let body;
+    try {
+      body = await listFolders(prefix, request.signal);
+    } catch {
+      if (request.signal.aborted) return;
+      // A path the service refuses, or one still being typed: nothing to offer. Submit says why.
+      list.replaceChildren();
+      return;
+    }
+    if (prefix !== input.value.trim()) return; // typed on meanwhile; its own answer follows
+    list.replaceChildren(...body.folders.map(option));
+  }
+
+  input.addEventListener("focus", update);
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(update, WAIT_MS);
+  });
+  return () => {
+    clearTimeout(timer);
+    pending?.abort();
+    asked = null;
+  };
+}
+
+function option(folder) {
+  const item = document.createElement("option");
+  item.value = folder.path;
+  const count = folder.counted_all ? `${folder.files}` : `${folder.files}+`;
+  item.label = `${count} audio file${folder.files === 1 && folder.counted_all ? "" : "s"}`;
+  return item;
+}

@@ -1,0 +1,44 @@
+"""Event ids of the multi-task stream: each records the client's position in every task."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from app.task_set import decode_positions, encode_positions
+
+A, B, C = (str(uuid.UUID(int=n << 80 | n)) for n in (1, 2, 3))
+
+
+def test_positions_round_trip_for_the_same_set() -> None:
+    positions = {A: "00112233445566ff", B: "8899aabbccddeeff"}
+    assert decode_positions(encode_positions(positions), [A, B]) == positions
+
+
+def test_the_id_is_the_same_whatever_the_order() -> None:
+    one = encode_positions({A: "00112233445566ff", B: "8899aabbccddeeff"})
+    two = encode_positions({B: "8899aabbccddeeff", A: "00112233445566ff"})
+    assert one == two
+    assert one.startswith("1.") and len(one) == len("1.") + 38  # 28 bytes, base64url, no padding
+
+
+def test_positions_carry_over_to_another_set() -> None:
+    raw = encode_positions({A: "00112233445566ff", B: "8899aabbccddeeff"})
+    assert decode_positions(raw, [B, C]) == {B: "8899aabbccddeeff"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, "", "00112233445566ff", "1.", "1.!!!", "2." + "A" * 38, "1." + base64.urlsafe_b64encode(b"x" * 13).decode()],
+)
+def test_an_unreadable_id_gives_no_position(raw: str | None) -> None:
+    assert decode_positions(raw, [A, B]) == {}
+
+
+def test_two_tasks_sharing_a_key_get_no_position() -> None:
+    twin = str(uuid.UUID(bytes=uuid.UUID(A).bytes[:6] + b"\xff" * 10))
+    raw = encode_positions({A: "00112233445566ff"})
+    assert decode_positions(raw, [A, twin]) == {}
+    assert decode_positions(raw, [A]) == {A: "00112233445566ff"}
