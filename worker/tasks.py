@@ -49,7 +49,11 @@ def hand_on(task: Task, checkpoints: CheckpointStore, checkpoint: Checkpoint) ->
     checkpoints.save(task_id, checkpoint)
     task.update_state(task_id=task_id, state=WAITING_STATE, meta=checkpoint.waiting_meta())
     task.apply_async(args=task.request.args, kwargs=task.request.kwargs, task_id=task_id, add_to_parent=False)
-    logger.info("Handed %s on at %d%%: the worker is stopping", task_id, checkpoint.percent, extra={"task_id": task_id})
+    partial = checkpoint.partial
+    where = f", {partial.seconds:.2f} s into file {partial.index + 1}" if partial is not None else ""
+    logger.info(
+        "Handed %s on at %d%%%s: the worker is stopping", task_id, checkpoint.percent, where, extra={"task_id": task_id}
+    )
     # Nothing more is stored for this run: the state stays the one just written.
     raise Ignore()
 
