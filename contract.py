@@ -21,6 +21,10 @@ HEARTBEAT_PREFIX = "live-progress:alive:"
 # A task that hands parts of its work to other tasks lists their ids in this Redis set
 # (in the result backend), so that cancelling it cancels them too.
 CHILDREN_PREFIX = "live-progress:children:"
+# Live results: a capped Redis Stream per task that its segments are appended to, each also
+# published on the channel of the same name ("<stream entry id> <json>"), kept as long as
+# the task's result.
+SEGMENTS_PREFIX = "live-progress:segments:"
 PROGRESS_STATE = "PROGRESS"
 # A task handed back to the queue with its progress (a worker stopped mid-batch): no worker
 # executes it until one takes it again, so nobody owes it a heartbeat.
@@ -29,7 +33,7 @@ AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
 _N = TypeVar("_N", int, float)
 
-EventKind = Literal["status", "progress", "result", "error"]
+EventKind = Literal["status", "progress", "result", "error", "segment"]
 
 _FINAL_KINDS = frozenset({"result", "error"})
 # Keys Celery itself puts in a STARTED state's meta; they are not the task's progress.
@@ -128,6 +132,15 @@ def heartbeat_key(task_id: str) -> str:
 
 def children_key(task_id: str) -> str:
     return CHILDREN_PREFIX + task_id
+
+
+def segments_key(task_id: str) -> str:
+    return SEGMENTS_PREFIX + task_id
+
+
+def segment_root(file: str, start: float, end: float, text: str) -> dict[str, Any]:
+    """The ``root`` of a ``segment`` event: part of a file's transcript, times in seconds into it."""
+    return {"title": "segment", "file": file, "start": round(start, 3), "end": round(end, 3), "text": text}
 
 
 def failed_view(reason: str) -> TaskView:

@@ -16,7 +16,7 @@ from pathlib import Path
 from redis import Redis
 
 from contract import children_key, heartbeat_key
-from worker.checkpoint import Transcript
+from worker.checkpoint import Partial, Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ class SharedBatch:
         prefix = f"live-progress:batch:{batch_id}:"
         self._files, self._todo, self._claims = prefix + "files", prefix + "todo", prefix + "claims"
         self._seconds, self._texts, self._losses = prefix + "seconds", prefix + "texts", prefix + "losses"
+        self._partials = prefix + "partials"  # files given back mid-way by a stopping worker
         self._claim = redis.register_script(_CLAIM)
 
     @property
     def _scratch(self) -> list[str]:
-        return [self._files, self._todo, self._claims, self._seconds, self._texts, self._losses]
+        return [self._files, self._todo, self._claims, self._seconds, self._texts, self._losses, self._partials]
 
     def plan(self, paths: Sequence[Path]) -> None:
         """List the files to claim."""
@@ -88,21 +89,32 @@ class SharedBatch:
                 pipe.expire(children_key(self.id), self._ttl)
                 pipe.execute()
 
-    def release(self, index: int) -> None:
-        """Give a claimed file back, first in line (its claimer is stopping)."""
+    def release(self, index: int, begun: Partial) -> None:
+        """Give a claimed file back, first in line, with how far it got (its claimer is stopping)."""
         with self._redis.pipeline() as pipe:
+            pipe.hset(self._partials, str(index), json.dumps({"seconds": begun.seconds, "texts": list(begun.texts)}))
             pipe.hdel(self._claims, str(index))
             pipe.lpush(self._todo, index)
             pipe.execute()
 
-    def claim(self, claimer: str) -> tuple[int, Path] | None:
-        """The next file for ``claimer`` to transcribe, or None when there is none (any more)."""
+    def claim(self, claimer: str) -> tuple[int, Path, Partial | None] | None:
+        """The next file for ``claimer`` to transcribe, with how far a stopped worker got in it,
+        or None when there is none (any more)."""
         keys: list[str | bytes] = [self._todo, self._claims, self._state_key, heartbeat_key(self.id)]
         index = self._claim(keys=keys, args=[claimer])
         if index is None:
             return None
-        path = self._redis.hget(self._files, index)
-        return (int(index), Path(_text(path))) if path is not None else None
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._files, index)
+            pipe.hget(self._partials, index)
+            path, partial = pipe.execute()
+        if path is None:
+            return None
+        begun = None
+        if partial is not None:
+            data = json.loads(partial)
+            begun = Partial(int(index), float(data["seconds"]), tuple(data["texts"]))
+        return int(index), Path(_text(path)), begun
 
     def report_seconds(self, index: int, seconds: float) -> None:
         self._redis.hset(self._seconds, str(index), repr(seconds))

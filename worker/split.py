@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from worker.checkpoint import Checkpoint, Handover, StopRequested
+from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested
 from worker.progress import Meta, SplitProgress, ThrottledReporter
 from worker.shared_batch import SharedBatch
 from worker.transcription import (
+    OnSegment,
     SegmentSource,
     batch_response,
     prepare_batch,
@@ -48,6 +49,7 @@ def lead_batch(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    on_segment: OnSegment = lambda path, segment: None,
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
@@ -69,7 +71,7 @@ def lead_batch(
     poll = max(interval, _MIN_POLL)
     with _StateWriter(lambda: progress.at(**_counts(batch)), write_state, poll):
         while not stopping():
-            work_on(batch, batch.id, load_segments, interval, stopping)
+            work_on(batch, batch.id, load_segments, interval, stopping, on_segment)
             if batch.finished():
                 break
             if not batch.take_back_lost(CLAIM_ATTEMPTS):
@@ -88,22 +90,23 @@ def work_on(
     load_segments: Callable[[], SegmentSource],
     interval: float,
     stopping: Callable[[], bool] = lambda: False,
+    on_segment: OnSegment = lambda path, segment: None,
 ) -> int:
     """Transcribe files of ``batch`` until none is left to claim, or until ``stopping()``
-    (the file begun goes back to the batch, first in line); returns how many."""
+    (the file begun goes back to the batch, first in line, with how far it got); returns how many."""
     segments_of: SegmentSource | None = None
     count = 0
     with ThrottledReporter(lambda meta: batch.report_seconds(**meta), interval) as reporter:
         while not stopping() and (claimed := batch.claim(claimer)) is not None:
-            index, path = claimed
+            index, path, begun = claimed
             # Loaded only once there is work: a helper that comes too late never loads it.
             segments_of = segments_of or load_segments()
             report = functools.partial(_report_seconds, reporter, index)
             try:
-                transcript = transcribe_file(path, segments_of, report, stopping=stopping)
+                transcript = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
             except StopRequested as stop:
                 logger.info("Giving %s of batch %s back at %.1f s: stopping", path.name, batch.id, stop.seconds)
-                batch.release(index)
+                batch.release(index, Partial(index, stop.seconds, tuple(stop.texts)))
                 break
             batch.finish(index, transcript)
             logger.info("Transcribed %s, file %d of batch %s", path.name, index + 1, batch.id)

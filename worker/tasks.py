@@ -15,10 +15,11 @@ from worker.checkpoint import Checkpoint, CheckpointStore, Handover
 from worker.inspection import inspect_folder
 from worker.model import load_model
 from worker.progress import Meta, ThrottledReporter
+from worker.segments import SegmentLog
 from worker.settings import WorkerSettings
 from worker.shared_batch import SharedBatch
 from worker.split import lead_batch, work_on
-from worker.transcription import SegmentSource, transcribe_folder, whisper_segments
+from worker.transcription import OnSegment, SegmentSource, transcribe_folder, whisper_segments
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +75,18 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
         if resume is not None:
             logger.info("Resuming %s at %d%%", task_id, resume.percent, extra={"task_id": task_id})
         try:
-            result = run_batch(self, Path(input_dir), resume)
+            result = run_batch(
+                self, Path(input_dir), resume, SegmentLog(celery.backend.client, task_id, settings.result_expires)
+            )
         except Handover as handover:
             hand_on(self, checkpoints, handover.checkpoint)
         if resume is not None:
             checkpoints.delete(task_id)
         return result
 
-    def run_batch(task: Task, folder: Path, resume: Checkpoint | None) -> dict[str, Any]:
+    def run_batch(task: Task, folder: Path, resume: Checkpoint | None, on_segment: OnSegment) -> dict[str, Any]:
         task_id = task.request.id
+
         fallback = settings.transcripts_dir / task_id
         if settings.split_batches > 1:
             return lead_batch(
@@ -98,6 +102,7 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
                 transcripts_fallback=fallback,
                 resume=resume,
                 stopping=stopping,
+                on_segment=on_segment,
             )
         # Closed (pending progress written) before any handover writes its state.
         with progress_reporter(task, settings) as reporter:
@@ -108,12 +113,15 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
                 transcripts_fallback=fallback,
                 resume=resume,
                 stopping=stopping,
+                on_segment=on_segment,
             )
 
     @celery.task(name=HELP_TASK, bind=True)
     def help_transcribe(self: Task, batch_id: str) -> int:
         """Transcribe files of a split batch until none is left (or the worker stops); returns how many."""
-        return work_on(shared_batch(batch_id), self.request.id, segments, settings.progress_interval, stopping)
+        log = SegmentLog(celery.backend.client, batch_id, settings.result_expires)
+        batch = shared_batch(batch_id)
+        return work_on(batch, self.request.id, segments, settings.progress_interval, stopping, log.publish)
 
     @celery.task(name=INSPECT_TASK, bind=True)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:

@@ -23,8 +23,13 @@ TRANSCRIPTS_FOLDER = "transcripts"
 
 
 class Segment(Protocol):
+    start: float
     end: float
     text: str
+
+
+# Called with each segment as the model yields it (live results: worker/segments.py).
+OnSegment = Callable[[Path, Segment], None]
 
 
 class SegmentSource(Protocol):
@@ -35,6 +40,10 @@ class SegmentSource(Protocol):
 
 def _never() -> bool:
     return False
+
+
+def _ignore(path: Path, segment: Segment) -> None:
+    pass
 
 
 def find_audio_files(folder: Path) -> list[Path]:
@@ -66,6 +75,7 @@ def transcribe_files(
     on_progress: Callable[[Meta], None],
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = _never,
+    on_segment: OnSegment = _ignore,
 ) -> list[Transcript]:
     """Transcribe each file, reporting progress per segment; a bad file does not stop the rest.
 
@@ -84,9 +94,8 @@ def transcribe_files(
         begun = partial if partial is not None and partial.index == index else Partial(index, 0.0, ())
         on_progress(progress.at(index, begun.seconds))
         try:
-            done[index] = transcribe_file(
-                path, segments_of, functools.partial(_report_at, on_progress, progress, index), begun, stopping
-            )
+            report = functools.partial(_report_at, on_progress, progress, index)
+            done[index] = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
         except StopRequested as stop:
             stopped_at = Partial(index, stop.seconds, tuple(stop.texts))
             raise Handover(Checkpoint(tuple(paths), done, stopped_at, progress.best)) from None
@@ -103,6 +112,7 @@ def transcribe_file(
     on_seconds: Callable[[float], None],
     begun: Partial | None = None,
     stopping: Callable[[], bool] = _never,
+    on_segment: OnSegment = _ignore,
 ) -> Transcript:
     """One file's transcript, reporting how many seconds into it each segment ends.
 
@@ -116,6 +126,7 @@ def transcribe_file(
         for segment in segments:
             texts.append(segment.text.strip())
             reached = segment.end
+            on_segment(path, segment)
             on_seconds(segment.end)
             if stopping():
                 raise StopRequested(reached, texts)
@@ -183,6 +194,7 @@ def transcribe_folder(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = _never,
+    on_segment: OnSegment = _ignore,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.
 
@@ -190,7 +202,7 @@ def transcribe_folder(
     """
     paths = list(resume.paths) if resume is not None else prepare_batch(folder, on_progress)
     model = load_model()
-    transcripts = transcribe_files(paths, whisper_segments(model), on_progress, resume, stopping)
+    transcripts = transcribe_files(paths, whisper_segments(model), on_progress, resume, stopping, on_segment)
     return batch_response(folder, transcripts, transcripts_fallback)
 
 

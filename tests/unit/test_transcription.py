@@ -28,6 +28,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 class Segment:
     end: float
     text: str
+    start: float = 0.0
 
 
 def _wav(path: Path, seconds: float) -> Path:
