@@ -50,6 +50,7 @@ transcribe = AsyncEndpoint(
     order=0,
     inputs=(_FOLDER,),
     folder_files=is_audio_file,
+    live_results=True,
 )
 
 inspect = AsyncEndpoint(

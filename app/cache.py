@@ -26,6 +26,8 @@ class _Entry:
         self.stop: Callable[[], None] = lambda: None
 
     def put(self, event: TaskEvent) -> None:
+        if event.kind == "segment":  # a log entry, not the task's state
+            return
         if event.id is None:  # the subscription is gone: this entry can no longer be trusted
             self.alive = False
             self.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,8 +27,8 @@ from app.events import TaskEvent
 from app.folders import suggest_folders
 from app.services import Services, services_of
 from app.settings import Settings
-from app.streaming import CountedEventSourceResponse, Cursor, task_frames
-from app.task_set import decode_positions, task_set_frames
+from app.streaming import CountedEventSourceResponse, Cursor, split_position, task_frames
+from app.task_set import Position, decode_positions, task_set_frames
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class AsyncEndpoint:
     # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
     # input, each with a count of the files (by name) this accepts; see app/folders.py.
     folder_files: Callable[[str], bool] | None = None
+    # The task publishes live results (``segment`` events, contract.segments_key): streams
+    # send a late or reconnecting client the ones it lacks first.
+    live_results: bool = False
 
     @property
     def task_schema_path(self) -> str:
@@ -114,19 +117,14 @@ class AsyncEndpoint:
     async def events(self, request: Request) -> Response:
         services = services_of(request)
         task_id = _task_id(request)
-        last_event_id = request.headers.get("last-event-id") or None
-        cursors, close = await self._follow(services, [task_id], last_event_id=None)
+        position = split_position(request.headers.get("last-event-id"))
+        cursors, close = await self._follow(services, [task_id], {task_id: position})
         cursor = cursors[task_id]
-        if cursor.snapshot.final and cursor.snapshot.id == last_event_id:
+        if cursor.done:
             # The client has the final event: 204 tells EventSource to stop reconnecting.
             close()
             return Response(status_code=204)
-        settings = services.settings
-        return self._stream(
-            services,
-            task_frames(services.hub, cursor.inbox, cursor.snapshot, last_event_id, settings.sse_retry_ms),
-            close,
-        )
+        return self._stream(services, task_frames(services.hub, cursor, services.settings.sse_retry_ms), close)
 
     async def task_set_events(self, request: Request) -> Response:
         """Many tasks over one stream; see app/task_set.py."""
@@ -136,7 +134,7 @@ class AsyncEndpoint:
         # query parameter the page opened the stream with.
         last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         ready = asyncio.Event()
-        cursors, close = await self._follow(services, task_ids, last_event_id, ready)
+        cursors, close = await self._follow(services, task_ids, decode_positions(last_event_id, task_ids), ready)
         if all(cursor.done for cursor in cursors.values()):
             close()
             return Response(status_code=204)
@@ -147,7 +145,7 @@ class AsyncEndpoint:
         self,
         services: Services,
         task_ids: list[str],
-        last_event_id: str | None,
+        positions: Mapping[str, Position],
         ready: asyncio.Event | None = None,
     ) -> tuple[dict[str, Cursor], Callable[[], None]]:
         """A cursor on each task (404 unless this endpoint issued them all), and how to close them.
@@ -176,11 +174,18 @@ class AsyncEndpoint:
             unknown = [task_id for task_id, state in states.items() if state is None or state[0] != self.path]
             if unknown:
                 raise HTTPException(404, _not_issued(", ".join(unknown), self.path))
-            has = decode_positions(last_event_id, task_ids)
+            # Read after the states: a segment published before a state the snapshot holds is
+            # in the backlog, and one published later also reaches the inbox.
+            backlogs: dict[str, list[TaskEvent]] = {}
+            if self.live_results:
+                backlogs = await services.store.read_segments(
+                    {task_id: positions.get(task_id, (None, None))[1] for task_id in task_ids}
+                )
             cursors = {}
             for task_id, state in states.items():
                 assert state is not None
-                cursors[task_id] = Cursor(inboxes[task_id], state[1], has.get(task_id))
+                has_state, has_segment = positions.get(task_id, (None, None))
+                cursors[task_id] = Cursor(inboxes[task_id], state[1], has_state, has_segment, backlogs.get(task_id, ()))
         except BaseException:
             close()
             raise

@@ -71,6 +71,14 @@ UNREADABLE_EVENT = TaskEvent.from_view(failed_view("the task's stored state is u
 WORKER_LOST_EVENT = TaskEvent.from_view(failed_view(WORKER_LOST))
 
 
+def segment_event(message: bytes) -> TaskEvent:
+    """A live result from the message a worker published with it (``b"<entry id> <json root>"``,
+    worker/segments.py). Its id is the entry's id in the task's stream; frames that carry it
+    are made per stream, whose ids also hold the state position (app/streaming.py)."""
+    entry_id, _, root = message.partition(b" ")
+    return TaskEvent("segment", False, b'{"root":%s}' % root, entry_id.decode(), b"")
+
+
 def stream_lost_event(reason: str) -> TaskEvent:
     """Ends a stream whose source of truth went away; it has no id so a reconnect resumes."""
     data = orjson.dumps({"error": f"{reason}; reconnect to resume", "reconnect": True})

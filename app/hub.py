@@ -16,16 +16,20 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from app.events import TaskEvent, after_last, event_for_meta, stream_lost_event
+from app.events import TaskEvent, after_last, event_for_meta, segment_event, stream_lost_event
+from contract import SEGMENTS_PREFIX
 
 logger = logging.getLogger(__name__)
 
 _IDLE_PING_SECONDS = 15.0
+_SEGMENTS = SEGMENTS_PREFIX.encode()
 
 
 class Inbox:
-    """One watcher's bounded queue. When it is full the oldest event goes: progress is state,
-    so the latest wins, and a final event, always the last one, is never the one dropped."""
+    """One watcher's bounded queue. When it is full the oldest state goes: progress is state,
+    so the latest wins, and a final event, always the last one, is never the one dropped.
+    Segments are a log, never dropped: a client that stops reading is cut off by the send
+    timeout long before they add up."""
 
     def __init__(
         self, maxsize: int, counts: collections.Counter[str] | None = None, ready: asyncio.Event | None = None
@@ -41,9 +45,15 @@ class Inbox:
     def put(self, event: TaskEvent) -> None:
         self._counts[event.kind] += 1
         if len(self._events) >= self._maxsize:
-            self._events.popleft()
+            self._drop_oldest_state()
         self._events.append(event)
         self._ready.set()
+
+    def _drop_oldest_state(self) -> None:
+        for index, queued in enumerate(self._events):
+            if queued.kind != "segment":
+                del self._events[index]
+                return
 
     async def get(self) -> TaskEvent:
         while not self._events:
@@ -56,8 +66,11 @@ class Inbox:
         return self._events.popleft() if self._events else None
 
     def discard_through(self, event_id: str | None) -> None:
-        """Drop queued events up to and including the last one with ``event_id``, if any."""
-        self._events = deque(after_last(self._events, event_id))
+        """Drop queued states up to and including the last one with ``event_id``, if any
+        (segments stay: the stream skips those the client has by their ids)."""
+        kept = after_last(self._events, event_id)
+        dropped = len(self._events) - len(kept)
+        self._events = deque([e for e in list(self._events)[:dropped] if e.kind == "segment"] + kept)
 
 
 class Listener(Protocol):
@@ -191,7 +204,8 @@ class StateHub:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.psubscribe(self._prefix + b"*")
+                # Task states as Celery publishes them; live results as workers publish them.
+                await pubsub.psubscribe(self._prefix + b"*", _SEGMENTS + b"*")
                 self._pubsub = pubsub
                 while True:
                     message = await pubsub.get_message(timeout=_IDLE_PING_SECONDS)
@@ -218,14 +232,18 @@ class StateHub:
     def _dispatch(self, message: dict) -> None:
         kind = message["type"]
         if kind == "pmessage":
-            inboxes = self._watchers.get(message["channel"])
+            channel: bytes = message["channel"]
+            segment = channel.startswith(_SEGMENTS)
+            if segment:  # followers are listed under the task's state channel
+                channel = self._prefix + channel[len(_SEGMENTS) :]
+            inboxes = self._watchers.get(channel)
             if inboxes:
-                # Whoever wrote it, a state written is a sign of life (app/liveness.py).
-                self._heard[message["channel"]] = self._clock()
+                # Whoever wrote it, a state or a segment is a sign of life (app/liveness.py).
+                self._heard[channel] = self._clock()
                 try:
-                    event = event_for_meta(message["data"])
+                    event = segment_event(message["data"]) if segment else event_for_meta(message["data"])
                 except Exception:
-                    # One task's odd state must not stop every other task's streams.
+                    # One task's odd message must not stop every other task's streams.
                     logger.exception("Cannot turn the message on %r into an event", message["channel"])
                     return
                 # A copy: a listener may stop following from inside put().
@@ -235,8 +253,8 @@ class StateHub:
             pong = self._pongs.pop(message["data"], None)
             if pong is not None and not pong.done():
                 pong.set_result(None)
-        elif kind == "psubscribe":
-            logger.info("Subscribed to task states (%s*)", self._prefix.decode())
+        elif kind == "psubscribe" and message["data"] == 2:  # both patterns
+            logger.info("Subscribed to task states (%s*) and live results (%s*)", self._prefix.decode(), _SEGMENTS)
             self._subscribed.set()
 
     def _end_all_streams(self, reason: str) -> None:

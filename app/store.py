@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from app.events import TaskEvent, event_for_meta
-from contract import heartbeat_key
+from app.events import TaskEvent, event_for_meta, segment_event
+from contract import heartbeat_key, segments_key
 
 _ISSUED_PREFIX = "live-progress:issued:"
 
@@ -46,6 +46,19 @@ class TaskStore:
         with redis_errors():
             endpoint, raw = await self._redis.mget([_ISSUED_PREFIX + task_id, self._key_prefix + task_id.encode()])
         return (endpoint.decode() if endpoint is not None else None), event_for_meta(raw)
+
+    async def read_segments(self, after: Mapping[str, str | None]) -> dict[str, list[TaskEvent]]:
+        """Each task's live results from the entry ``after`` names on (that one included: the
+        stream skips what the client has), or from the start; one round trip for all."""
+        with redis_errors():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id, entry_id in after.items():
+                    pipe.xrange(segments_key(task_id), entry_id or "-", "+")
+                replies = await pipe.execute()
+        return {
+            task_id: [segment_event(entry_id + b" " + fields[b"root"]) for entry_id, fields in entries]
+            for task_id, entries in zip(after, replies, strict=True)
+        }
 
     async def record_issued(self, task_id: str, endpoint: str) -> None:
         # Kept as long as Celery keeps the result, so an id is known exactly while it has one.

@@ -75,9 +75,8 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
         if resume is not None:
             logger.info("Resuming %s at %d%%", task_id, resume.percent, extra={"task_id": task_id})
         try:
-            result = run_batch(
-                self, Path(input_dir), resume, SegmentLog(celery.backend.client, task_id, settings.result_expires)
-            )
+            log = SegmentLog(celery.backend.client, task_id, settings.result_expires)
+            result = run_batch(self, Path(input_dir), resume, log.publish)
         except Handover as handover:
             hand_on(self, checkpoints, handover.checkpoint)
         if resume is not None:
@@ -86,7 +85,6 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
 
     def run_batch(task: Task, folder: Path, resume: Checkpoint | None, on_segment: OnSegment) -> dict[str, Any]:
         task_id = task.request.id
-
         fallback = settings.transcripts_dir / task_id
         if settings.split_batches > 1:
             return lead_batch(

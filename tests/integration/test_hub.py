@@ -16,7 +16,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 
 from app.hub import StateHub
 from app.store import TaskStore
-from app.streaming import task_frames
+from app.streaming import Cursor, task_frames
 from contract import PROGRESS_STATE, celery_config, progress_meta
 from launch.redis_server import RedisServer
 from worker.heartbeat import Heartbeats
@@ -64,7 +64,7 @@ async def stream(hub: StateHub, store: TaskStore, task_id: str) -> AsyncIterator
     inbox, close = hub.open(task_id)
     try:
         _, snapshot = await store.read_issued(task_id)
-        async for frame in task_frames(hub, inbox, snapshot, None, 1000):
+        async for frame in task_frames(hub, Cursor(inbox, snapshot, None), 1000):
             yield frame
     finally:
         close()
