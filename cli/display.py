@@ -4,7 +4,7 @@ when stderr is a file or a pipe (logs, CI)."""
 from __future__ import annotations
 
 import time
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn
@@ -108,6 +108,20 @@ def open_many_display(out: TextIO, task_ids: list[str], started: float) -> ManyD
     """A bar per task on a terminal, else a line per change naming the task."""
     clocks = {task_id: ProgressClock(started) for task_id in task_ids}
     return ManyBarDisplay(Console(file=out), clocks) if out.isatty() else ManyLineDisplay(out, clocks)
+
+
+def segment_line(root: dict[str, Any]) -> str:
+    """A live segment as one line: ``[a.mp3 0:01.5-0:04.2] text``."""
+    name = str(root.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
+    return f"[{name} {_clock_time(root.get('start', 0))}-{_clock_time(root.get('end', 0))}] {root.get('text', '')}"
+
+
+def _clock_time(seconds: Any) -> str:
+    try:
+        minutes, rest = divmod(max(float(seconds), 0.0), 60)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def short(task_id: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-from cli.display import open_display, open_many_display
+from cli.display import open_display, open_many_display, segment_line, short
 from cli.eta import ProgressClock
 from cli.results import (
     CANCELLED,
@@ -50,6 +50,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     common.add_argument("--output", "-o", type=Path, metavar="DIR", help="write transcripts to DIR instead of printing")
     common.add_argument(
         "--cancel-on-interrupt", action="store_true", help="Ctrl-C cancels the task (by default it only detaches)"
+    )
+    common.add_argument(
+        "--no-segments",
+        dest="segments",
+        action="store_false",
+        help="do not print the transcript as it is made (live segments go to stderr, above the bar)",
     )
     parser = argparse.ArgumentParser(
         prog="live-progress", description="Transcribe a folder of audio with the service and watch its progress."
@@ -167,6 +173,10 @@ def _follow(args: argparse.Namespace, service: Service, task_id: str, started: f
     try:
         with contextlib.closing(states):
             for state in states:
+                if state.kind == "segment":
+                    if args.segments:
+                        display.notice(segment_line(state.root))
+                    continue
                 display.update(state, time.monotonic())
                 if state.final:
                     return state
@@ -185,6 +195,10 @@ def _follow_many(
     try:
         with contextlib.closing(states):
             for task_id, state in states:
+                if state.kind == "segment":
+                    if args.segments:
+                        display.notice(f"{short(task_id)}  {segment_line(state.root)}")
+                    continue
                 display.update(task_id, state, time.monotonic())
                 if state.final:
                     finals[task_id] = state

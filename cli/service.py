@@ -17,7 +17,7 @@ ENDPOINT = "/audio/transcribe"
 MAX_FAILURES = 8
 MAX_BACKOFF = 10.0
 
-Kind = Literal["status", "progress", "result", "error"]
+Kind = Literal["status", "progress", "result", "error", "segment"]
 Notify = Callable[[str], None]
 
 
@@ -31,7 +31,8 @@ class ServiceError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class TaskState:
-    """One state of a task: an event kind and the ``root`` of the polling body."""
+    """One state of a task: an event kind and the ``root`` of the polling body (or, for a
+    ``segment``, a piece of a file's transcript as soon as the model has it)."""
 
     kind: Kind
     root: dict[str, Any]

@@ -24,8 +24,8 @@ export class JobFollower {
     this.reopenQueued = false;
   }
 
-  // Calls onState(kind, root) for each state the task is in, and onTransport(text) to say how it
-  // is being followed. Returns a function that stops following it.
+  // Calls onState(kind, root) for each state the task is in (and each live `segment`), and
+  // onTransport(text) to say how it is being followed. Returns a function that stops following it.
   follow(task, { onState, onTransport }) {
     const job = { task, onState, onTransport, done: false, timer: null };
     this.jobs.set(task.task_id, job);
@@ -68,7 +68,8 @@ export class JobFollower {
     this.source = source;
     this.failures = 0;
     for (const job of jobs) job.onTransport(LIVE);
-    for (const kind of ["status", "progress", "result"]) {
+    // `segment`: a piece of a file's transcript as soon as the model has it (live results).
+    for (const kind of ["status", "progress", "segment", "result"]) {
       source.addEventListener(kind, (event) => this.receive(source, kind, event));
     }
     source.addEventListener("open", () => source === this.source && this.tell(LIVE));

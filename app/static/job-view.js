@@ -68,6 +68,10 @@ export class JobView {
   }
 
   show(kind, root, now) {
+    if (kind === "segment") {
+      this.showSegment(root);
+      return;
+    }
     if (kind === "status") {
       this.setState("queued");
       this.part("description").textContent = "Waiting for a worker";
@@ -80,6 +84,9 @@ export class JobView {
       this.clock.record(root.percent, now);
     } else if (kind === "result") {
       this.setPercent(100);
+      // The finished transcripts take the place of the text that grew while they were made.
+      this.part("live").hidden = true;
+      this.part("live").replaceChildren();
       this.finish(this.showResult(root), now);
     } else {
       const cancelled = root.value === "Task cancelled";
@@ -88,6 +95,25 @@ export class JobView {
       this.finish(cancelled ? "cancelled" : "failed", now);
     }
     this.tick(now);
+  }
+
+  // Each file's text grows as the model transcribes it.
+  showSegment(root) {
+    const live = this.part("live");
+    let item = [...live.children].find((child) => child.dataset.file === root.file);
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.file = root.file;
+      const name = document.createElement("strong");
+      name.textContent = root.file.split(/[\\/]/).pop();
+      const text = document.createElement("p");
+      text.className = "text";
+      item.append(name, text);
+      live.append(item);
+    }
+    const text = item.querySelector(".text");
+    text.textContent = text.textContent ? `${text.textContent} ${root.text}` : root.text;
+    live.hidden = false;
   }
 
   setPercent(percent) {

@@ -120,6 +120,12 @@ def test_transcribe_follows_the_stream_then_prints_the_transcripts(service: str,
     titles = re.findall(r"^# (.+)$", done.stdout, re.MULTILINE)
     assert titles == [str(batch / "train.WAV"), str(batch / "weather.mp3"), str(batch / "sub" / "cooking.flac")]
     assert "london" in done.stdout.lower() and "onions" in done.stdout.lower()
+    # The transcript as it was made, on stderr above the bar; the final one alone on stdout.
+    live = re.findall(r"^\[(\S+) \d+:\d+\.\d-\d+:\d+\.\d\] (.*)$", done.stderr, re.MULTILINE)
+    assert {name for name, _ in live} == {"train.WAV", "weather.mp3", "cooking.flac"}, done.stderr
+    assert "weather" in " ".join(text for name, text in live if name == "weather.mp3").lower()
+    quiet = run("transcribe", str(batch), "--url", service, "--no-segments")
+    assert quiet.returncode == 0 and not re.search(r"^\[\S+ \d+:", quiet.stderr, re.MULTILINE), quiet.stderr
 
 
 def test_poll_reaches_the_same_transcripts_and_output_writes_them(

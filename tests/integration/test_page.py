@@ -185,3 +185,18 @@ def test_the_folder_field_offers_folders_with_their_audio_counts(page: Page, aud
     expect(options).to_have_count(1)
     expect(options.first).to_have_attribute("value", str(audio_root / "batch"))
     expect(options.first).to_have_attribute("label", "3 audio files")
+
+
+def test_the_transcript_grows_on_the_page_while_it_is_made(page: Page, service: str, audio_root: Path) -> None:
+    job = submit(page, audio_root / "many")
+    live = job.locator(".live .text").first
+    # While the job runs, the first file's text is already there and grows.
+    expect(live).not_to_have_text("", timeout=DONE_WITHIN_MS)
+    expect(job.locator(".state")).to_have_text("Running")
+    first = live.text_content() or ""
+    wait_for(lambda: len(live.text_content() or "") > len(first), 60, "the live text to grow")
+    page.screenshot(path=ARTIFACTS / "page-live-text.png", full_page=True)
+    expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    # The finished transcripts take its place, and begin with what was shown live.
+    expect(job.locator(".live")).to_be_hidden()
+    assert (job.locator(".transcript pre").first.text_content() or "").startswith(first.strip())

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from cli.display import BarDisplay, LineDisplay
+from cli.display import BarDisplay, LineDisplay, segment_line
 from cli.eta import ProgressClock
 from cli.results import (
     EXIT_CANCELLED,
@@ -108,3 +108,15 @@ def test_bar_display_draws_a_bar_with_percent_and_description() -> None:
     assert "━" in out.getvalue()
     assert " 40%" in out.getvalue()
     assert "Transcribing [b].mp3 (2 of 3)" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("root", "line"),
+    [
+        ({"file": "/abs/dir/a.mp3", "start": 1.5, "end": 4.25, "text": "Hello."}, "[a.mp3 0:01.5-0:04.2] Hello."),
+        ({"file": "C:\\dir\\b.wav", "start": 61, "end": 75.04, "text": "x"}, "[b.wav 1:01.0-1:15.0] x"),
+        ({"file": "c.ogg", "start": "junk", "end": None, "text": ""}, "[c.ogg ?-?] "),
+    ],
+)
+def test_a_live_segment_is_one_line_with_its_file_and_times(root: dict, line: str) -> None:
+    assert segment_line(root) == line
