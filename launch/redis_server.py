@@ -110,6 +110,9 @@ class RedisServer:
                 str(log),
                 "--daemonize",
                 "no",
+                # Tests give each module a database of its own, so its tasks meet only its workers.
+                "--databases",
+                "32",
                 "--loglevel",
                 "warning",
             ],

@@ -16,7 +16,7 @@ import pytest
 
 from launch.processes import Process, start_web, start_worker
 from launch.redis_server import RedisServer
-from tests.integration.clients import percents, read_events, submit
+from tests.integration.clients import Event, percents, read_events, submit
 from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def stop_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own; a short WORKER_LOST_AFTER, so a handover taken for a death would show.
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/9", "WORKER_LOST_AFTER": "3"}
+    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/16", "WORKER_LOST_AFTER": "3"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,17 @@ async def transcribing_file(client: httpx.AsyncClient, result_url: str, number: 
             return
         assert time.monotonic() < deadline, root
         await asyncio.sleep(0.05)
+
+
+def assert_no_segment_twice(events: list[Event]) -> None:
+    """Each file's live segments follow one another: none again, none going back in time."""
+    ends: dict[str, list[float]] = {}
+    for event in events:
+        if event.event == "segment":
+            ends.setdefault(event.data["root"]["file"], []).append(event.data["root"]["end"])
+    assert len(ends) == 6, ends.keys()
+    for file, seen in ends.items():
+        assert seen == sorted(set(seen)), (file, seen)
 
 
 def stop(worker: Process, whole_group: bool) -> float:
@@ -93,8 +104,9 @@ async def test_a_worker_stopped_mid_batch_hands_it_to_the_next_worker(
     finally:
         second.stop()
 
-    assert [e.event for e in events if e.event not in ("progress", "status")] == ["result"]
+    assert [e.event for e in events if e.event not in ("progress", "status", "segment")] == ["result"]
     assert percents(events) == sorted(percents(events)), "percent went back"
+    assert_no_segment_twice(events)
     moving_again = min(
         e.at for e in events if e.at > started and "Transcribing" in e.data["root"].get("description", "")
     )
@@ -144,8 +156,9 @@ async def test_a_split_batch_goes_on_after_a_deploy_stops_all_its_workers(
     finally:
         for worker in new:
             worker.stop()
-    assert [e.event for e in events if e.event not in ("progress", "status")] == ["result"]
+    assert [e.event for e in events if e.event not in ("progress", "status", "segment")] == ["result"]
     assert percents(events) == sorted(percents(events)), "percent went back"
+    assert_no_segment_twice(events)
     assert len(events[-1].data["root"]["texts"]) == 6
 
     def transcribed(workers: list[Process]) -> list[str]:
