@@ -147,7 +147,10 @@ def test_launch_starts_redis_web_and_worker_and_a_result_outlives_a_restart(tmp_
         stream = httpx.get(base_url + result_url.replace("/result/", "/events/"), timeout=10)
         assert "event: result" in stream.text
         data = [line.removeprefix("data: ") for line in stream.text.splitlines() if line.startswith("data: ")]
-        assert [json.loads(line) for line in data] == [finished]
+        events = [json.loads(line) for line in data]
+        # The live results survived too: the segments first, then the result.
+        assert events[-1] == finished
+        assert events[:-1] and all(event["root"]["title"] == "segment" for event in events[:-1])
     assert not answers("127.0.0.1", port)
 
 
