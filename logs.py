@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -42,13 +41,6 @@ class JsonLines(logging.Formatter):
 
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so configuring again replaces it."""
-
-
-def read_log_format(environ: Mapping[str, str]) -> LogFormat:
-    value = environ.get("LOG_FORMAT") or "text"
-    if value not in ("text", "json"):
-        raise ValueError(f"Setting 'LOG_FORMAT' has value {value!r}. Use 'text' or 'json'.")
-    return value  # type: ignore[return-value]
 
 
 def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:

@@ -16,7 +16,7 @@ from worker.tasks import register_tasks
 
 
 def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
-    settings = settings or WorkerSettings.from_environ()
+    settings = settings or WorkerSettings.load()
     celery = Celery("worker", task_cls=DurableRevokeTask)
     celery.conf.update(
         celery_config(settings.broker_url, settings.result_backend, settings.result_expires),

@@ -38,8 +38,7 @@ def redis(redis_url: str) -> Iterator[Redis]:
 
 def settings_for(redis_url: str, audio_root: Path, api_token: str | None = None) -> Settings:
     return Settings(
-        broker_url=redis_url,
-        result_backend=redis_url,
+        redis_url=redis_url,
         allowed_roots=(audio_root,),
         cors_origins=(ALLOWED_ORIGIN,),
         api_token=api_token,
