@@ -17,10 +17,12 @@ _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _current_task_id() -> str | None:
-    celery_state = sys.modules.get("celery._state")
-    task = celery_state.get_current_task() if celery_state else None
-    request = getattr(task, "request", None)
-    return getattr(request, "id", None)
+    # Only where Celery is in use already: logging never imports it.
+    if "celery" not in sys.modules:
+        return None
+    from celery import current_task
+
+    return current_task.request.id if current_task else None
 
 
 class JsonLines(logging.Formatter):
