@@ -77,9 +77,7 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", co
     return process
 
 
-def start_web(
-    env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None
-) -> tuple[Process, str]:
+def start_web(env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None) -> tuple[Process, str]:
     """A uvicorn serving the app; returns it and its base URL once it is subscribed to Redis."""
     port = port or free_port()
     # The Procfile's web line as it is, on a port of its own.
