@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -11,26 +10,12 @@ import pytest
 
 from app.settings import Settings
 from launch.redis_server import RedisServer
+
+# The same redis-server and ALLOWED_ROOTS (copies of the committed clips) as the integration tests.
+from tests.integration.conftest import audio_root, redis_server
 from tests.web.inprocess import serve, web_settings
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def audio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ALLOWED_ROOTS: copies of the committed clips, and a folder without audio."""
-    root = tmp_path_factory.mktemp("web-audio-root")
-    for folder in ("batch", "with_corrupt"):
-        shutil.copytree(DATA / folder, root / folder)
-    (root / "no_audio").mkdir()
-    (root / "no_audio" / "readme.txt").write_text("nothing to hear\n")
-    return root
+__all__ = ["audio_root", "redis_server"]
 
 
 @pytest.fixture
