@@ -16,19 +16,10 @@ from contract import PROGRESS_STATE, progress_meta
 from launch.redis_server import RedisServer
 from tests.eventually import eventually
 from tests.integration.test_hub import celery_for, running_hub
+from tests.integration.test_liveness import ManualClock as Clock
 
 ENDPOINT = "/audio/transcribe"
 TTL = 30.0
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
