@@ -9,13 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TRANSCRIBE_TASK = "audio.transcribe"
 INSPECT_TASK = "audio.inspect"
-# Seconds without a heartbeat after which a running task counts as lost with its worker.
-WORKER_LOST_AFTER = 20.0
 WORKER_LOST = "worker lost"
 HEARTBEAT_PREFIX = "live-progress:alive:"
 # A task that hands parts of its work to other tasks lists their ids in this Redis set
@@ -31,8 +28,6 @@ PROGRESS_STATE = "PROGRESS"
 WAITING_STATE = "WAITING"
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
-_N = TypeVar("_N", int, float)
-
 EventKind = Literal["status", "progress", "result", "error", "segment"]
 
 _FINAL_KINDS = frozenset({"result", "error"})
@@ -43,43 +38,6 @@ _STARTED_META_KEYS = frozenset({"pid", "hostname"})
 def is_audio_file(name: str) -> bool:
     dot = name.rfind(".")
     return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
-
-
-def redis_urls(environ: Mapping[str, str]) -> tuple[str, str, str]:
-    """REDIS_URL, and the broker and result backend URLs that default to it."""
-    redis_url = environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-    broker = environ.get("CELERY_BROKER_URL") or redis_url
-    return redis_url, broker, environ.get("CELERY_RESULT_BACKEND") or redis_url
-
-
-def setting_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. Not a valid int.") from None
-    return _at_least(name, raw, value, minimum)
-
-
-def setting_float(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ValueError(f"Setting {name!r} has value {raw!r}. Not a finite number.")
-    return _at_least(name, raw, value, minimum)
-
-
-def _at_least(name: str, raw: str, value: _N, minimum: _N) -> _N:
-    if value < minimum:
-        raise ValueError(f"Setting {name!r} has value {raw!r}. It must be at least {minimum}.")
-    return value
 
 
 def celery_config(broker_url: str, result_backend: str, result_expires: int) -> dict[str, Any]:

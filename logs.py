@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -18,10 +17,12 @@ _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _current_task_id() -> str | None:
-    celery_state = sys.modules.get("celery._state")
-    task = celery_state.get_current_task() if celery_state else None
-    request = getattr(task, "request", None)
-    return getattr(request, "id", None)
+    # Only where Celery is in use already: logging never imports it.
+    if "celery" not in sys.modules:
+        return None
+    from celery import current_task
+
+    return current_task.request.id if current_task else None
 
 
 class JsonLines(logging.Formatter):
@@ -42,13 +43,6 @@ class JsonLines(logging.Formatter):
 
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so configuring again replaces it."""
-
-
-def read_log_format(environ: Mapping[str, str]) -> LogFormat:
-    value = environ.get("LOG_FORMAT") or "text"
-    if value not in ("text", "json"):
-        raise ValueError(f"Setting 'LOG_FORMAT' has value {value!r}. Use 'text' or 'json'.")
-    return value  # type: ignore[return-value]
 
 
 def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:

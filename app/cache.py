@@ -3,7 +3,7 @@
 A poll, or a stream opening on a task another stream already follows, then costs no Redis
 round trip: Celery publishes every state it stores, and the hub hands each one to the
 entry. An entry is filled the way a stream opens (follow, then read, then drop what the
-read already covered), lives ``ttl`` seconds, and dies with the subscription.
+read already covered), lives ``ttl`` seconds (by ``clock``), and dies with the subscription.
 """
 
 from __future__ import annotations
@@ -43,8 +43,16 @@ class _Entry:
 
 
 class StateCache:
-    def __init__(self, hub: StateHub, store: TaskStore, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        hub: StateHub,
+        store: TaskStore,
+        ttl: float = 30.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._hub = hub
+        self._clock = clock
         self._store = store
         self._ttl = ttl
         self._max = max_entries
@@ -54,7 +62,7 @@ class StateCache:
     def peek(self, task_id: str) -> tuple[str, TaskEvent] | None:
         """The cached endpoint and state of ``task_id``, if there is a good one; no I/O."""
         entry = self._entries.get(task_id)
-        if entry is None or not entry.alive or entry.expires < time.monotonic() or entry.event is None:
+        if entry is None or not entry.alive or entry.expires < self._clock() or entry.event is None:
             return None
         assert entry.endpoint is not None
         return entry.endpoint, entry.event
@@ -81,7 +89,7 @@ class StateCache:
             raise
         entry.endpoint = endpoint
         entry.settle(snapshot)
-        entry.expires = time.monotonic() + self._ttl
+        entry.expires = self._clock() + self._ttl
         self._keep(task_id, entry)
         assert entry.event is not None
         return endpoint, entry.event
@@ -94,7 +102,7 @@ class StateCache:
 
     def _sweep(self) -> None:
         """Stop following tasks whose entries expired (at most once per ttl)."""
-        now = time.monotonic()
+        now = self._clock()
         if now < self._next_sweep:
             return
         self._next_sweep = now + self._ttl

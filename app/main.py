@@ -84,7 +84,7 @@ def tune_gc(thresholds: tuple[int, int, int]) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or Settings.from_environ()
+    settings = settings or Settings.load()
     configure_logging(settings.log_format)
 
     @contextlib.asynccontextmanager
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
     routes.append(Route("/openapi.json", constant_json(document)))
     # Outermost first: a foreign Host is refused before anything else looks at the request.
-    middleware = [Middleware(HostGuard, allowed_hosts=settings.allowed_hosts)]
+    middleware = [Middleware(HostGuard, allowed_hosts=settings.host_names)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -2,7 +2,7 @@
 
     scripts/bench fanout [--watchers 10000] [--tasks 50] [--writes-per-task 10] [--rate 100]
                          [--polling-watchers 2000] [--push 12500,15000,...] [--quick]
-                         [--profile FILE] [--write-readme]
+                         [--profile FILE] [--write-results]
 
 Starts its own redis-server and, one at a time, web processes under uvicorn (no worker: a
 writer process stores PROGRESS states with Celery's own backend API, as update_state does).
@@ -25,7 +25,7 @@ from redis import Redis
 from bench.loadgen import hammer
 from bench.measure import percentile, raise_fd_limit
 from bench.profile import Profile, Profiler, print_profile, top_frames
-from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_readme
+from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_results
 from bench.scenario import Load, WatchResult, run_watch
 from bench.servers import start_uvicorn
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--web-factory", default="app.main:create_app", help="the app under test (uvicorn --factory)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run at small sizes")
     parser.add_argument("--profile", type=Path, help="one more run under py-spy; its raw stacks go to this file")
-    parser.add_argument("--write-readme", action="store_true", help="rewrite the results block in README.md")
+    parser.add_argument("--write-results", action="store_true", help="rewrite the results block in docs/benchmarks.md")
     args = parser.parse_args()
     if args.quick:
         args.watchers, args.tasks, args.writes_per_task, args.rate = 2_000, 20, 5, 50.0
@@ -157,9 +157,9 @@ def main() -> None:
     print(block)
     if profile is not None:
         print_profile(args.watchers, profile)
-    if args.write_readme:
-        write_readme(ROOT / "README.md", block)
-        print("README.md results block rewritten")
+    if args.write_results:
+        write_results(ROOT / "docs" / "benchmarks.md", block)
+        print("docs/benchmarks.md results block rewritten")
 
 
 if __name__ == "__main__":

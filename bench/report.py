@@ -1,4 +1,4 @@
-"""The figures of a bench.fanout run as Markdown: printed, and kept in the README."""
+"""The figures of a bench.fanout run as Markdown: printed, and kept in docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -191,12 +191,12 @@ def pushing_on(rows: list[WatchResult]) -> str:
     return " ".join([*said, "no target missed."])
 
 
-def write_readme(readme: Path, block: str) -> None:
-    text = readme.read_text()
+def write_results(document: Path, block: str) -> None:
+    text = document.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{readme} has no {START} ... {END} block to rewrite")
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{block}\n{END}", text, count=1))
+        raise SystemExit(f"{document} has no {START} ... {END} block to rewrite")
+    document.write_text(pattern.sub(lambda _: f"{START}\n{block}\n{END}", text, count=1))
 
 
 def machine() -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.request import urlopen
 
 from launch.processes import Process, wait_for
+from launch.procfile import procfile_command
 from launch.redis_server import free_port
 
+# The app the Procfile's web line serves; a benchmark may serve another in its place.
+PROCFILE_FACTORY = "app.main:create_app"
 # Above somaxconn, which then caps it: as deep an accept queue as the kernel allows.
 BACKLOG = 16384
 
@@ -17,10 +19,14 @@ BACKLOG = 16384
 def start_uvicorn(
     name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
 ) -> tuple[Process, int]:
-    """``uvicorn --factory`` as launch.processes.start_web runs the service (uvloop and
-    httptools, one process), with a deeper backlog; returns once ``ready_path`` answers."""
+    """The Procfile's web line (uvicorn, uvloop and httptools, one process) serving ``factory``
+    in place of the service's own, with a deeper backlog; returns once ``ready_path`` answers."""
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    args = [
+        factory if arg == PROCFILE_FACTORY else arg
+        for arg in procfile_command("web", {**env, "HOST": "127.0.0.1", "PORT": str(port)})
+    ]
+    # Warnings only, so that the figures do not include writing a log line per request.
     process = Process(name, [*args, "--log-level", "warning", "--backlog", str(BACKLOG)], env, log_dir)
 
     def ready() -> bool:

@@ -16,25 +16,31 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from launch.redis_server import RedisServer, RedisServerError, answers
-from launch.settings import redis_data_dir
+from launch.settings import LaunchSettings
+from settings import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def main() -> int:
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        settings = LaunchSettings.load()
+    except SettingsError as exc:
+        print(f"launch: {exc}", file=sys.stderr)
+        return 1
+    url = settings.redis_url
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 6379
     with contextlib.ExitStack() as stack:
         if answers(host, port):
             print(f"launch: using the Redis that answers at {url}", flush=True)
         elif host in _LOCAL_HOSTS:
+            data_dir = settings.redis_data_path(port)
+            bind = "127.0.0.1" if host == "localhost" else host
             try:
-                data_dir = redis_data_dir(port)
-                bind = "127.0.0.1" if host == "localhost" else host
                 stack.enter_context(RedisServer(port=port, host=bind, data_dir=data_dir))
-            except (ValueError, RedisServerError) as exc:
+            except RedisServerError as exc:
                 print(f"launch: {exc}", file=sys.stderr)
                 return 1
             print(f"launch: started a local redis-server on port {port}, keeping its data in {data_dir}", flush=True)
@@ -53,7 +59,7 @@ def main() -> int:
                 "-d",
                 str(ROOT),
                 "-p",
-                os.environ.get("PORT") or "8000",
+                str(settings.port),
             ],
             # The Procfile's commands are this environment's (a virtualenv's, say).
             env={

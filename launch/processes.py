@@ -1,16 +1,16 @@
-"""The service's processes started for tests and benchmarks: redis-server, worker, web."""
+"""The service's processes started for tests and benchmarks: worker and web, as the Procfile runs them."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.request import urlopen
 
+from launch.procfile import procfile_command
 from launch.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,25 +60,13 @@ class Process:
 
 
 def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", concurrency: int = 1) -> Process:
-    process = Process(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.main",
-            "worker",
-            f"--concurrency={concurrency}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-        ],
-        env,
-        log_dir,
-    )
+    """The Procfile's worker line, plus what lets several test workers share a machine and a Redis."""
+    args = procfile_command("worker", {**env, "WORKER_CONCURRENCY": str(concurrency)})
+    # Mingle waits at start for replies from the other workers, gossip keeps talking to them:
+    # neither serves a test, both slow its start. A node name of its own, so several test
+    # workers on one host are told apart in Celery's replies and in the logs.
+    args += ["--without-gossip", "--without-mingle", "-n", f"{name}-{os.getpid()}@%h"]
+    process = Process(name, args, env, log_dir)
     try:
         wait_for(lambda: "ready." in process.log() or not process.alive(), 60, "the Celery worker")
     except TimeoutError:
@@ -89,29 +77,12 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", co
     return process
 
 
-def start_web(
-    env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None
-) -> tuple[Process, str]:
+def start_web(env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None) -> tuple[Process, str]:
     """A uvicorn serving the app; returns it and its base URL once it is subscribed to Redis."""
     port = port or free_port()
-    process = Process(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-        log_dir,
-    )
+    # The Procfile's web line as it is, on a port of its own.
+    args = procfile_command("web", {**env, "HOST": "127.0.0.1", "PORT": str(port)})
+    process = Process(name, args, env, log_dir)
     base_url = f"http://127.0.0.1:{port}"
 
     def subscribed() -> bool:

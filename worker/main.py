@@ -1,4 +1,4 @@
-"""The worker's Celery app: ``celery -A worker.main worker``."""
+"""The worker's Celery app, built by ``create_worker_app`` (worker/app.py is what ``celery -A`` runs)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from worker.tasks import register_tasks
 
 
 def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
-    settings = settings or WorkerSettings.from_environ()
+    settings = settings or WorkerSettings.load()
     celery = Celery("worker", task_cls=DurableRevokeTask)
     celery.conf.update(
         celery_config(settings.broker_url, settings.result_backend, settings.result_expires),
@@ -35,7 +35,3 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
         # Connected, this signal makes Celery leave logging to us.
         setup_logging.connect(lambda **_: configure_logging("json"), weak=False, dispatch_uid="json-logs")
     return celery
-
-
-# The Celery command line looks for a module-level app.
-app = create_worker_app()

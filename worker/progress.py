@@ -114,14 +114,18 @@ class ThrottledReporter:
 
     A burst of reports costs one write; whatever was reported last is always written,
     within ``interval`` of being reported or when the reporter closes. Writes happen on a
-    thread of their own so the transcription never waits for Redis.
+    thread of their own so the transcription never waits for Redis. ``clock`` tells the time
+    (seconds); tests pass one that stands still.
     """
 
-    def __init__(self, write: Callable[[Meta], None], interval: float) -> None:
+    def __init__(
+        self, write: Callable[[Meta], None], interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if interval < 0:
             raise ValueError(f"interval has value {interval!r}; it must be >= 0")
         self._write = write
         self._interval = interval
+        self._clock = clock
         self._latest: Meta | None = None
         self._closing = False
         self._changed = threading.Condition()
@@ -154,13 +158,13 @@ class ThrottledReporter:
                     self._changed.wait()
                 if self._latest is None:
                     return
-                wait = last_write + self._interval - time.monotonic()
+                wait = last_write + self._interval - self._clock()
                 if wait > 0 and not self._closing:
                     # Let later reports replace this one while the interval runs out.
                     self._changed.wait(wait)
                     continue
                 meta, self._latest = self._latest, None
-            last_write = time.monotonic()
+            last_write = self._clock()
             try:
                 self._write(meta)
             except Exception:

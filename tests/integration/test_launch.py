@@ -20,7 +20,7 @@ from redis import Redis
 
 from launch.processes import ROOT, start_web, wait_for
 from launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
-from launch.settings import redis_data_dir
+from launch.settings import LaunchSettings
 from tests.integration.conftest import ARTIFACTS, DATA
 
 pytestmark = pytest.mark.integration
@@ -107,6 +107,10 @@ def launch_env(tmp_path: Path, audio: Path) -> dict[str, str]:
     }
 
 
+def redis_data_path(env: dict[str, str], port: int) -> Path:
+    return LaunchSettings(redis_data_dir=env["REDIS_DATA_DIR"]).redis_data_path(port)
+
+
 def redis_port(env: dict[str, str]) -> int:
     return int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
 
@@ -136,7 +140,7 @@ def test_launch_starts_redis_web_and_worker_and_a_result_outlives_a_restart(tmp_
         assert answers("127.0.0.1", port)
         with Redis(port=port) as client:
             assert client.config_get("appendonly") == {"appendonly": "yes"}
-            assert client.config_get("dir") == {"dir": str(redis_data_dir(port, env).resolve())}
+            assert client.config_get("dir") == {"dir": str(redis_data_path(env, port).resolve())}
         result_url = submit(base_url, audio)
         finished = final_body(base_url, result_url)
         assert "weather" in finished["root"]["texts"][0]["value"].lower()
@@ -162,7 +166,7 @@ def test_a_job_queued_before_a_restart_runs_after_it(tmp_path: Path) -> None:
     port = redis_port(env)
 
     # The service as launch runs it, but no worker yet: the job waits in the queue.
-    with RedisServer(port=port, data_dir=redis_data_dir(port, env)):
+    with RedisServer(port=port, data_dir=redis_data_path(env, port)):
         web, base_url = start_web(env, ARTIFACTS, name="web-before-restart")
         try:
             result_url = submit(base_url, audio)

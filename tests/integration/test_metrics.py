@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.eventually import eventually
 from tests.integration.clients import read_events, submit
 
 pytestmark = pytest.mark.integration
@@ -62,9 +62,10 @@ async def test_metrics_count_a_real_job_from_submit_to_end(client: httpx.AsyncCl
     assert grew("live_progress_stream_events_total", kind="result")
     assert grew("live_progress_polls_total")
     assert grew("live_progress_streams_opened_total", 2)
+
     # A stream's slot is given back just after its client saw the end: wait for it.
-    deadline = asyncio.get_running_loop().time() + 10
-    while value(await scrape(client), "live_progress_open_streams") != 0:
-        assert asyncio.get_running_loop().time() < deadline, "a stream stayed open"
-        await asyncio.sleep(0.05)
+    async def streams_closed() -> bool:
+        return value(await scrape(client), "live_progress_open_streams") == 0
+
+    await eventually(streams_closed, what="every stream's slot given back")
     assert ("live_progress_redis_reconnects_total", ()) in after

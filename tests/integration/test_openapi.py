@@ -1,4 +1,4 @@
-"""The OpenAPI document: valid OpenAPI 3.1, covering every route, and true of real answers."""
+"""The OpenAPI document is true of real answers (its shape is checked in tests/web/test_openapi.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from openapi_spec_validator import validate
 
-from app.main import create_app
-from app.settings import Settings
 from tests.integration.clients import read_events
 
 pytestmark = pytest.mark.integration
@@ -33,18 +30,6 @@ async def document(client: httpx.AsyncClient) -> dict[str, Any]:
 
 def conforms(document: dict[str, Any], schema: dict[str, Any], instance: object) -> None:
     Draft202012Validator({**schema, "components": document["components"]}).validate(instance)
-
-
-def test_it_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
-    assert document["openapi"] == "3.1.0"
-    validate(document)
-
-
-def test_every_route_is_documented(document: dict[str, Any]) -> None:
-    app = create_app(Settings())
-    served = {(route.path, method.lower()) for route in app.routes for method in getattr(route, "methods", None) or ()}
-    documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    assert {(path, method) for path, method in served if method != "head"} <= documented
 
 
 async def test_real_answers_match_their_schemas(

@@ -18,6 +18,7 @@ from redis import Redis
 
 from launch.processes import Process, start_web, start_worker
 from launch.redis_server import RedisServer
+from tests.eventually import eventually
 from tests.integration.clients import Event, percents, read_events, submit
 from tests.integration.conftest import ARTIFACTS, DATA
 from worker.transcription import find_audio_files
@@ -100,13 +101,6 @@ def both_running(root: dict[str, Any]) -> bool:
     return root.get("title") == "progress" and root.get("running") == 2
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "gave up waiting"
-        await asyncio.sleep(0.05)
-
-
 def transcribed_lines(worker: Process, batch_id: str) -> list[str]:
     """The worker's log lines for each file of the batch it transcribed (worker/split.py logs them)."""
     return [line for line in worker.log().splitlines() if "] Transcribed " in line and f"of batch {batch_id}" in line]
@@ -180,7 +174,7 @@ async def test_cancelling_a_split_batch_cancels_every_part_and_it_stays_cancelle
     assert root == CANCELLED["root"]
     assert (await read_events(web_b, task["events_url"]))[-1].data == CANCELLED
     # Every part is revoked: the one running is killed, the ones waiting are skipped.
-    await eventually(lambda: states(redis, parts) == ["REVOKED"] * len(parts))
+    await eventually(lambda: states(redis, parts) == ["REVOKED"] * len(parts), timeout=20, what="every part revoked")
     transcribed = [len(transcribed_lines(worker, task["task_id"])) for worker in workers]
 
     # Both workers free again: a new batch spreads over them and finishes.

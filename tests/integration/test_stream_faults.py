@@ -16,6 +16,7 @@ from celery import Celery
 from contract import PROGRESS_STATE, celery_config, progress_meta
 from launch.processes import Process, start_web
 from launch.redis_server import RedisServer
+from tests.eventually import eventually
 from tests.integration.clients import read_events
 from tests.integration.conftest import ARTIFACTS
 from worker.heartbeat import Heartbeats
@@ -91,11 +92,12 @@ async def test_a_stalled_client_does_not_delay_others_and_is_cut_off(
 
     assert events[-1].event == "result"
     assert got_result - last_write < 2, "the reading client waited on the stalled one"
+
     # The stalled client is cut off after SSE_SEND_TIMEOUT (2 s) without a send going through.
-    deadline = time.monotonic() + 20
-    while await streams_open(base_url) > 0:
-        assert time.monotonic() < deadline, "the stalled stream was never cut off"
-        await asyncio.sleep(0.1)
+    async def stalled_cut_off() -> bool:
+        return await streams_open(base_url) == 0
+
+    await eventually(stalled_cut_off, timeout=20, what="the stalled stream cut off")
     stalled_writer.close()
 
 
@@ -116,10 +118,11 @@ async def test_sigterm_with_1000_open_streams_exits_within_10_s(
     for _ in range(10):
         watchers += [asyncio.create_task(watch()) for _ in range(100)]
         await asyncio.sleep(0.05)
-    deadline = time.monotonic() + 30
-    while await streams_open(base_url) < 1000:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+
+    async def all_open() -> bool:
+        return await streams_open(base_url) >= 1000
+
+    await eventually(all_open, timeout=30, what="1000 streams open")
 
     started = time.monotonic()
     process.popen.send_signal(signal.SIGTERM)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +19,6 @@ def escapes(audio_root: Path) -> Path:
         (links / "out").symlink_to("/etc")
         (links / "in").symlink_to(audio_root / "batch")
     return links
-
-
-@pytest.fixture
-async def client(service: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=service, timeout=10) as client:
-        yield client
 
 
 def body(path: object) -> dict[str, object]:

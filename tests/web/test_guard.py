@@ -1,8 +1,7 @@
-"""The Host allow-list and the cross-site checks, in-process (httpx ASGITransport) against a real Redis."""
+"""The Host allow-list and the cross-site checks."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,16 +9,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 from redis import Redis
 
-from app.main import create_app
 from app.settings import Settings
 from launch.redis_server import RedisServer
+from tests.web.inprocess import BASE, serve, web_settings
 
-pytestmark = pytest.mark.integration
-
-BASE = "http://127.0.0.1:8000"
 TOKEN = "guard-token"
 ALLOWED_ORIGIN = "https://allowed.example"
 
@@ -37,24 +32,7 @@ def redis(redis_url: str) -> Iterator[Redis]:
 
 
 def settings_for(redis_url: str, audio_root: Path, api_token: str | None = None) -> Settings:
-    return Settings(
-        broker_url=redis_url,
-        result_backend=redis_url,
-        allowed_roots=(audio_root,),
-        cors_origins=(ALLOWED_ORIGIN,),
-        api_token=api_token,
-        # Python's own thresholds: the app's tuning is for a web process, not for this one.
-        gc_thresholds=(700, 10, 10),
-    )
-
-
-@contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            yield client
+    return web_settings(redis_url, audio_root, cors_origins=(ALLOWED_ORIGIN,), api_token=api_token)
 
 
 @pytest.fixture

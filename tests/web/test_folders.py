@@ -1,20 +1,11 @@
-"""GET /audio/transcribe/folders over HTTP: suggestions under ALLOWED_ROOTS, and JSON refusals."""
+"""GET /audio/transcribe/folders : suggestions under ALLOWED_ROOTS, and JSON refusals."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(web: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=web, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

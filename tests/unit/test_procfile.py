@@ -1,0 +1,54 @@
+"""The Procfile's lines as the tests and benchmarks run them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from launch.procfile import expand, procfile_command, procfile_lines
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "expanded"),
+    [
+        pytest.param("--port ${PORT:-8000}", {}, "--port 8000", id="default"),
+        pytest.param("--port ${PORT:-8000}", {"PORT": ""}, "--port 8000", id="empty-takes-default"),
+        pytest.param("--port ${PORT:-8000}", {"PORT": "9000"}, "--port 9000", id="set"),
+        pytest.param("--port $PORT", {"PORT": "9000"}, "--port 9000", id="plain"),
+        pytest.param("--port $PORT", {}, "--port ", id="plain-unset"),
+        pytest.param("-n ${NAME}", {"NAME": "w"}, "-n w", id="braces-without-default"),
+    ],
+)
+def test_expand_as_a_shell_does(command: str, env: dict[str, str], expanded: str) -> None:
+    assert expand(command, env) == expanded
+
+
+def test_the_procfile_has_web_and_worker() -> None:
+    assert set(procfile_lines()) == {"web", "worker"}
+
+
+def test_web_runs_uvicorn_with_the_procfiles_flags() -> None:
+    args = procfile_command("web", {"HOST": "0.0.0.0", "PORT": "8123"})
+
+    assert args[:3] == [sys.executable, "-m", "uvicorn"]
+    assert args[3:] == [
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8123",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+
+
+def test_worker_concurrency_comes_from_the_environment(tmp_path: Path) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("# ignored\nworker: celery -A worker.app worker --concurrency=${WORKER_CONCURRENCY:-1}\n")
+
+    assert procfile_command("worker", {}, procfile)[-1] == "--concurrency=1"
+    assert procfile_command("worker", {"WORKER_CONCURRENCY": "3"}, procfile)[-1] == "--concurrency=3"

@@ -1,0 +1,103 @@
+"""StateCache against a real Redis: states Celery's backend writes and publishes keep it current."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from celery import Celery
+
+from app.cache import StateCache
+from app.hub import StateHub
+from app.store import TaskStore
+from contract import PROGRESS_STATE, progress_meta
+from launch.redis_server import RedisServer
+from tests.eventually import eventually
+from tests.integration.test_hub import celery_for, running_hub
+from tests.integration.test_liveness import ManualClock as Clock
+
+ENDPOINT = "/audio/transcribe"
+TTL = 30.0
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def parts(redis_server: RedisServer) -> AsyncIterator[tuple[StateHub, TaskStore, Celery]]:
+    hub, store, redis, listener = await running_hub(redis_server.url)
+    celery = celery_for(redis_server.url)
+    yield hub, store, celery
+    celery.close()
+    await hub.stop()
+    await redis.aclose()
+    await listener.aclose()
+
+
+@pytest.fixture
+def cache(parts: tuple[StateHub, TaskStore, Celery], clock: Clock) -> StateCache:
+    hub, store, _ = parts
+    return StateCache(hub, store, ttl=TTL, clock=clock)
+
+
+def write_progress(celery: Celery, task_id: str, percent: int) -> None:
+    celery.backend.store_result(task_id, progress_meta(percent, f"at {percent}"), PROGRESS_STATE)
+
+
+def percent(cache: StateCache, task_id: str) -> int | None:
+    cached = cache.peek(task_id)
+    return None if cached is None else orjson.loads(cached[1].data)["root"]["percent"]
+
+
+async def issued_task(parts: tuple[StateHub, TaskStore, Celery], at: int) -> str:
+    _, store, celery = parts
+    task_id = str(uuid.uuid4())
+    await store.record_issued(task_id, ENDPOINT)
+    write_progress(celery, task_id, at)
+    return task_id
+
+
+async def test_a_read_state_is_kept(cache: StateCache, parts: tuple[StateHub, TaskStore, Celery]) -> None:
+    task_id = await issued_task(parts, 10)
+
+    endpoint, event = await cache.read_issued(task_id)
+
+    assert (endpoint, event.kind) == (ENDPOINT, "progress")
+    assert cache.peek(task_id) == (ENDPOINT, event)
+
+
+async def test_a_state_written_later_reaches_the_entry(
+    cache: StateCache, parts: tuple[StateHub, TaskStore, Celery]
+) -> None:
+    task_id = await issued_task(parts, 10)
+    await cache.read_issued(task_id)
+
+    write_progress(parts[2], task_id, 55)
+
+    await eventually(lambda: percent(cache, task_id) == 55, what="the published state in the cache")
+    assert orjson.loads((await cache.read_issued(task_id))[1].data)["root"]["percent"] == 55
+
+
+async def test_an_entry_lives_ttl_seconds(
+    cache: StateCache, parts: tuple[StateHub, TaskStore, Celery], clock: Clock
+) -> None:
+    task_id = await issued_task(parts, 10)
+    await cache.read_issued(task_id)
+
+    clock.now += TTL - 1
+    assert percent(cache, task_id) == 10
+    clock.now += 2
+    assert cache.peek(task_id) is None
+
+
+async def test_an_id_never_issued_is_not_kept(cache: StateCache) -> None:
+    task_id = str(uuid.uuid4())
+
+    endpoint, event = await cache.read_issued(task_id)
+
+    assert (endpoint, event.kind) == (None, "status")
+    assert cache.peek(task_id) is None

@@ -1,0 +1,31 @@
+"""The OpenAPI document's shape: valid OpenAPI 3.1 and covering every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_it_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_every_route_is_documented(document: dict[str, Any], settings: Settings) -> None:
+    app = create_app(settings)
+    served = {(route.path, method.lower()) for route in app.routes for method in getattr(route, "methods", None) or ()}
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert {(path, method) for path, method in served if method != "head"} <= documented
