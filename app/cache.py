@@ -94,6 +94,10 @@ class StateCache:
         assert entry.event is not None
         return endpoint, entry.event
 
+    def forget(self, task_id: str) -> None:
+        """Drop what is cached of ``task_id`` (this process just changed it)."""
+        self._drop(task_id)
+
     def _keep(self, task_id: str, entry: _Entry) -> None:
         while len(self._entries) >= self._max:  # full: the oldest go first
             self._drop(next(iter(self._entries)))

@@ -221,6 +221,9 @@ class AsyncEndpoint:
         if event.final:
             return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
         await services.broker.cancel(task_id, executing=event.executing)
+        # Read your own write: the next poll here reads the task anew instead of a cached
+        # state that the subscription has not brought up to date yet.
+        services.cache.forget(task_id)
         logger.info("Cancelling %s %s", self.task, task_id, extra={"task_id": task_id})
         return json_response({"task_id": task_id, "status": "cancelling"}, 202)
 
