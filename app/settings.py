@@ -112,6 +112,8 @@ class Settings:
     log_format: LogFormat = "text"
     # Python's cyclic GC, tuned for thousands of long-lived streams (see app/main.py).
     gc_thresholds: tuple[int, int, int] = (50_000, 50, 100)
+    # The worker's WHISPER_MODEL: its folder's files say which languages a request may name.
+    whisper_model: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -140,4 +142,5 @@ class Settings:
             session_max_age=setting_int(environ, "SESSION_MAX_AGE", defaults.session_max_age, 1),
             login_max_failures=setting_int(environ, "LOGIN_MAX_FAILURES", defaults.login_max_failures, 1),
             login_failure_window=setting_int(environ, "LOGIN_FAILURE_WINDOW", defaults.login_failure_window, 1),
+            whisper_model=environ.get("WHISPER_MODEL") or None,
         )

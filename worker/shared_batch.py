@@ -108,7 +108,7 @@ class SharedBatch:
         self._redis.hset(self._seconds, str(index), repr(seconds))
 
     def finish(self, index: int, transcript: Transcript) -> None:
-        self._redis.hset(self._texts, str(index), json.dumps({"text": transcript.text, "error": transcript.error}))
+        self._redis.hset(self._texts, str(index), json.dumps(transcript.to_dict()))
 
     def finished(self) -> bool:
         with self._redis.pipeline() as pipe:
@@ -155,7 +155,7 @@ class SharedBatch:
 
     def transcripts(self, paths: Sequence[Path]) -> list[Transcript]:
         stored = {int(k): json.loads(v) for k, v in self._redis.hgetall(self._texts).items()}
-        return [Transcript(path, stored[i]["text"], stored[i]["error"]) for i, path in enumerate(paths)]
+        return [Transcript.from_dict(path, stored[i]) for i, path in enumerate(paths)]
 
     def clean_up(self) -> None:
         self._redis.delete(*self._scratch)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ def lead_batch(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    formats: Sequence[str] = ("txt",),
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
@@ -79,7 +80,7 @@ def lead_batch(
         raise Handover(Checkpoint(tuple(paths), percent=progress.best))
     transcripts = batch.transcripts(paths)
     batch.clean_up()
-    return batch_response(folder, transcripts, transcripts_fallback)
+    return batch_response(folder, transcripts, transcripts_fallback, formats)
 
 
 def work_on(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.checkpoint import Checkpoint, Handover, Partial, Transcript
+from worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript
 from worker.progress import Meta
 from worker.transcription import (
     TRANSCRIPTS_FOLDER,
@@ -28,6 +28,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 class Segment:
     end: float
     text: str
+    start: float = 0.0
 
 
 def _wav(path: Path, seconds: float) -> Path:
@@ -131,7 +132,10 @@ def test_transcripts_join_the_stripped_segment_texts(tmp_path: Path) -> None:
     path = _wav(tmp_path / "a.wav", 1.0)
     source = _source({"a.wav": [Segment(0.3, " Hello "), Segment(0.5, "  "), Segment(1.0, "world.\n")]})
 
-    assert transcribe_files([path], source, lambda meta: None) == [Transcript(path, text="Hello world.")]
+    [transcript] = transcribe_files([path], source, lambda meta: None)
+
+    assert transcript.text == "Hello world."
+    assert [(s.end, s.text) for s in transcript.segments] == [(0.3, "Hello"), (1.0, "world.")]
 
 
 def test_segment_ends_past_the_file_do_not_run_ahead(tmp_path: Path) -> None:
@@ -157,11 +161,12 @@ def test_a_file_whose_source_fails_gets_an_error_and_the_rest_are_transcribed(tm
 
     transcripts = transcribe_files(paths, source, reports.append)
 
-    assert transcripts == [
-        Transcript(paths[0], text="first"),
-        Transcript(paths[1], error="Could not transcribe b.wav: decoder gave up"),
-        Transcript(paths[2], text="third file"),
+    assert [(t.text, t.error) for t in transcripts] == [
+        ("first", None),
+        ("", "Could not transcribe b.wav: decoder gave up"),
+        ("third file", None),
     ]
+    assert [[s.text for s in t.segments] for t in transcripts] == [["first"], [], ["third", "file"]]
     percents = [m["percent"] for m in reports]
     assert percents == sorted(percents)
     assert reports[-1]["description"] == "Transcribing c.wav (3 of 3)"
@@ -185,14 +190,15 @@ def test_undecodable_file_weighs_nothing_and_fails_alone(tmp_path: Path) -> None
     assert [m["percent"] for m in reports] == [0, 0, 50]
 
 
-def test_as_text_response_of_a_transcript() -> None:
-    transcript = Transcript(Path("/data/a.mp3"), text="Hello world.")
+def test_as_text_response_of_a_transcript_lists_its_files() -> None:
+    transcript = Transcript(Path("/data/a.mp3"), text="Hello world.", files=({"format": "srt", "name": "a.srt"},))
 
     assert transcript.as_text_response() == {
         "output_type": "text",
         "value": "Hello world.",
         "title": "/data/a.mp3",
         "subtitle": None,
+        "files": [{"format": "srt", "name": "a.srt"}],
     }
 
 
@@ -316,7 +322,7 @@ def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_fr
 
     checkpoint = Checkpoint.from_json(stopped.value.checkpoint.to_json())
     assert checkpoint.done == {0: whole[0]}
-    assert checkpoint.partial == Partial(1, 1.5, ("Second",))
+    assert checkpoint.partial == Partial(1, 1.5, (TimedSegment(0.0, 1.5, "Second"),))
     assert checkpoint.percent == first[-1]["percent"] == 62
     assert checkpoint.waiting_meta()["percent"] == 62
 
@@ -333,4 +339,4 @@ def test_a_stop_before_any_segment_hands_over_with_nothing_done(tmp_path: Path) 
             paths, _ResumableSource({"a.wav": [Segment(1.0, "One.")]}), lambda meta: None, stopping=lambda: True
         )
     assert stopped.value.checkpoint.done == {}
-    assert stopped.value.checkpoint.partial == Partial(0, 1.0, ("One.",))
+    assert stopped.value.checkpoint.partial == Partial(0, 1.0, (TimedSegment(0.0, 1.0, "One."),))

@@ -1,0 +1,60 @@
+"""How a batch is transcribed: the task's parameters, as faster-whisper takes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FORMATS = ("txt", "srt", "vtt", "tsv", "json")
+
+# faster-whisper's beam widths. "fast" decodes greedily: on this project's 2-core machine it
+# runs at about twice the real-time factor of beam search, with the word error rate shown by
+# `scripts/bench asr` (README, "Transcription options").
+_BEAM_SIZE = {"accurate": 5, "fast": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    formats: tuple[str, ...] = ("txt",)
+    language: str = "auto"
+    mode: Literal["accurate", "fast"] = "accurate"
+    vad: bool = False
+    word_timestamps: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown or not self.formats:
+            raise ValueError(f"formats has value {list(self.formats)!r}; each must be one of {', '.join(FORMATS)}")
+        if self.mode not in _BEAM_SIZE:
+            raise ValueError(f"mode has value {self.mode!r}; it must be 'accurate' or 'fast'")
+
+    @classmethod
+    def of(
+        cls,
+        formats: Iterable[str] = ("txt",),
+        language: str = "auto",
+        mode: str = "accurate",
+        vad: bool = False,
+        word_timestamps: bool = False,
+    ) -> TranscribeOptions:
+        """From the task's keyword arguments (JSON: formats arrive as a list)."""
+        return cls(tuple(formats), language, mode, bool(vad), bool(word_timestamps))  # type: ignore[arg-type]
+
+    def task_kwargs(self) -> dict[str, Any]:
+        return {
+            "formats": list(self.formats),
+            "language": self.language,
+            "mode": self.mode,
+            "vad": self.vad,
+            "word_timestamps": self.word_timestamps,
+        }
+
+    def decoding(self) -> dict[str, Any]:
+        """Keyword arguments for ``WhisperModel.transcribe``."""
+        return {
+            "language": None if self.language == "auto" else self.language,
+            "beam_size": _BEAM_SIZE[self.mode],
+            "vad_filter": self.vad,
+            "word_timestamps": self.word_timestamps,
+        }
