@@ -1,0 +1,113 @@
+"""Speed and accuracy per transcription mode: scripts/bench asr [--runs N] [--write-readme]
+
+Transcribes the committed spoken clips (tests/data/speech/*.ogg, texts beside them) with the
+worker's own code path (worker.transcription.whisper_segments and the options a request
+sets), in one process with the model loaded once, modes alternated run by run so each sees
+the same noise. Prints per mode the real-time factor (seconds of audio per second of wall
+time, median of the runs) and the word error rate against the known texts, with the load
+average: the machine is shared, and the factor is only as good as the cores it got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import code_version, machine
+from bench.wer import edits, words
+from worker.model import load_model
+from worker.options import TranscribeOptions
+from worker.transcription import probe_duration, whisper_segments
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ROOT / "tests" / "data" / "speech"
+START, END = "<!-- bench.asr:start -->", "<!-- bench.asr:end -->"
+MODES = ("accurate", "fast")
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    seconds: list[float]  # wall time of each run over all clips
+    cpu: list[float]  # CPU time of this process (all its threads) for each run
+    errors: int  # word edits against the known texts (first run)
+    reference_words: int
+
+    @property
+    def wer(self) -> float:
+        return self.errors / self.reference_words
+
+
+def clips() -> list[tuple[Path, str]]:
+    return [(audio, audio.with_suffix(".txt").read_text(encoding="utf-8")) for audio in sorted(SPEECH.glob("*.ogg"))]
+
+
+def run(runs: int) -> tuple[list[ModeResult], float, float, float]:
+    files = clips()
+    audio = sum(probe_duration(path) for path, _ in files)
+    model = load_model(os.environ.get("WHISPER_MODEL") or None)
+    sources = {mode: whisper_segments(model, TranscribeOptions(mode=mode)) for mode in MODES}  # type: ignore[arg-type]
+    results = {mode: ModeResult(mode, [], [], 0, 0) for mode in MODES}
+    load_at_start = os.getloadavg()[0]
+    list(sources["accurate"](files[0][0]))  # warm-up: the first decode pays for lazy set-up
+    for index in range(runs):
+        for mode in MODES if index % 2 == 0 else MODES[::-1]:
+            started, cpu = time.perf_counter(), time.process_time()
+            texts = [" ".join(s.text for s in sources[mode](path)) for path, _ in files]
+            results[mode].seconds.append(time.perf_counter() - started)
+            results[mode].cpu.append(time.process_time() - cpu)
+            if index == 0:
+                for (_, known), heard in zip(files, texts, strict=True):
+                    results[mode].errors += edits(words(known), words(heard))
+                    results[mode].reference_words += len(words(known))
+    return list(results.values()), audio, load_at_start, os.getloadavg()[0]
+
+
+def render(results: list[ModeResult], audio: float, runs: int, load_at_start: float, load_at_end: float) -> str:
+    accurate = statistics.median(results[0].seconds)
+    lines = [
+        f"`scripts/bench asr --runs {runs}` measured {time.strftime('%Y-%m-%d')} at commit {code_version()}, on"
+        f" {machine()}; model {os.environ.get('WHISPER_MODEL') or 'tiny.en'} int8 on the CPU; {len(clips())} espeak-ng"
+        f" clips, {audio:.0f} s of audio, {results[0].reference_words} words; median of {runs} runs per mode;"
+        f" load average {load_at_start:.1f} when it started, {load_at_end:.1f} when it ended.",
+        "",
+        "| mode | decoding | wall time | real-time factor | speed-up | CPU time | audio per CPU second | word error rate |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        wall, cpu = statistics.median(result.seconds), statistics.median(result.cpu)
+        beam = TranscribeOptions(mode=result.mode).decoding()["beam_size"]  # type: ignore[arg-type]
+        lines.append(
+            f"| `{result.mode}` | beam {beam} | {wall:.2f} s | {audio / wall:.1f}x | {accurate / wall:.2f} |"
+            f" {cpu:.1f} s | {audio / cpu:.1f} s | {100 * result.wer:.1f} % |"
+        )
+    return "\n".join(lines)
+
+
+def write_readme(readme: Path, block: str) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme} has no {START} ... {END} block to rewrite")
+    readme.write_text(pattern.sub(lambda _: f"{START}\n{block}\n{END}", text, count=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per mode (median wall time)")
+    parser.add_argument("--write-readme", action="store_true", help="rewrite the README's bench.asr block")
+    args = parser.parse_args()
+    results, audio, load_at_start, load_at_end = run(args.runs)
+    block = render(results, audio, args.runs, load_at_start, load_at_end)
+    print(block)
+    if args.write_readme:
+        write_readme(ROOT / "README.md", block)
+
+
+if __name__ == "__main__":
+    main()
