@@ -40,7 +40,7 @@ def listed_files(result: dict[str, Any]) -> set[str]:
 
 
 def written_file(task_id: str, event: TaskEvent, name: str) -> Response:
-    """The file ``name`` that the finished task wrote, as an attachment."""
+    """The file ``name`` that the finished task wrote, as an attachment (its base name)."""
     if event.kind != "result":
         raise HTTPException(409 if not event.final else 404, f"Task {task_id} has no files (it is {event.kind})")
     result = orjson.loads(event.data)["root"]

@@ -60,7 +60,7 @@ class AsyncEndpoint:
     # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
     # input, each with a count of the files (by name) this accepts; see app/folders.py.
     folder_files: Callable[[str], bool] | None = None
-    # When set, GET <path>/files/<id>/<name> downloads a file the finished task's result
+    # When set, GET <path>/files/<id>?name=<name> downloads a file the finished task's result
     # lists (see app/downloads.py).
     downloads: bool = False
 
@@ -74,7 +74,7 @@ class AsyncEndpoint:
 
     def routes(self) -> list[BaseRoute]:
         folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
-        files = [Route(f"{self.path}/files/{{task_id}}/{{name:path}}", self.download, methods=["GET"])]
+        files = [Route(f"{self.path}/files/{{task_id}}", self.download, methods=["GET"])]
         return [
             *folders,
             *(files if self.downloads else []),
@@ -219,7 +219,10 @@ class AsyncEndpoint:
 
     async def download(self, request: Request) -> Response:
         _, task_id, event = await self._issued_task(request)
-        return written_file(task_id, event, request.path_params["name"])
+        name = request.query_params.get("name")
+        if not name:
+            raise InputError("name: give the file's name as the task's result lists it, as ?name=<name>")
+        return written_file(task_id, event, name)
 
     async def cancel(self, request: Request) -> Response:
         services, task_id, event = await self._issued_task(request)

@@ -34,8 +34,7 @@ export function submitFolder(path, parameters = {}) {
 
 // Where to download a file that a finished task wrote (its result's texts[].files[].name).
 export function writtenFileUrl(taskId, name) {
-  const path = name.split("/").map(encodeURIComponent).join("/");
-  return `audio/transcribe/files/${encodeURIComponent(taskId)}/${path}`;
+  return `audio/transcribe/files/${encodeURIComponent(taskId)}?${new URLSearchParams({ name })}`;
 }
 
 export function cancelTask(taskId) {

@@ -82,7 +82,7 @@ async def test_every_format_is_written_parses_and_its_times_increase(
     assert weather["files"][1]["name"] == "sub/weather.srt"
 
     async def download(name: str) -> str:
-        response = await client.get(f"/audio/transcribe/files/{task_id}/{name}")
+        response = await client.get(f"/audio/transcribe/files/{task_id}", params={"name": name})
         assert response.status_code == 200, response.text
         assert "attachment" in response.headers["content-disposition"]
         folder = Path(result["transcripts_dir"])
@@ -119,12 +119,13 @@ async def test_only_files_the_result_lists_can_be_downloaded(client: httpx.Async
     folder = Path(result["transcripts_dir"])
     assert (folder / "story.srt").exists()
 
-    # Encoded slashes reach the route as they are (httpx would tidy a bare "../" away).
-    for name in ["story.txt", "..%2Fstory.mp3", "%2Fetc%2Fpasswd", "sub%2F..%2Fstory.srt", "nothing"]:
-        response = await client.get(f"/audio/transcribe/files/{task_id}/{name}")
+    for name in ["story.txt", "../story.mp3", "/etc/passwd", "sub/../story.srt", str(folder / "story.srt"), "x"]:
+        response = await client.get(f"/audio/transcribe/files/{task_id}", params={"name": name})
         assert response.status_code == 404, (name, response.text)
         assert "error" in response.json()
-    unknown = await client.get("/audio/transcribe/files/00000000-0000-4000-8000-000000000000/story.srt")
+    no_name = await client.get(f"/audio/transcribe/files/{task_id}")
+    assert no_name.status_code == 422
+    unknown = await client.get("/audio/transcribe/files/00000000-0000-4000-8000-000000000000", params={"name": "x"})
     assert unknown.status_code == 404
 
 
@@ -138,7 +139,7 @@ async def test_a_listed_file_that_now_leads_outside_its_folder_is_not_served(
     listed.unlink()
     listed.symlink_to(secret)
 
-    response = await client.get(f"/audio/transcribe/files/{task_id}/story.vtt")
+    response = await client.get(f"/audio/transcribe/files/{task_id}", params={"name": "story.vtt"})
 
     assert response.status_code == 404
     assert "not in its folder" in response.json()["error"]
