@@ -76,7 +76,8 @@ def render(results: list[ModeResult], audio: float, runs: int, load_at_start: fl
         f" clips, {audio:.0f} s of audio, {results[0].reference_words} words; median of {runs} runs per mode;"
         f" load average {load_at_start:.1f} when it started, {load_at_end:.1f} when it ended.",
         "",
-        "| mode | decoding | wall time | real-time factor | speed-up | CPU time | audio per CPU second | word error rate |",
+        "| mode | decoding | wall time | real-time factor | speed-up | CPU time | audio per CPU second"
+        " | word error rate |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for result in results:

@@ -58,3 +58,6 @@ class TranscribeOptions:
             "vad_filter": self.vad,
             "word_timestamps": self.word_timestamps,
         }
+
+
+DEFAULT_OPTIONS = TranscribeOptions()

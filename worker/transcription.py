@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from contract import is_audio_file, progress_meta
 from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, TimedSegment, Transcript, Word
 from worker.formats import output_names, write_format
-from worker.options import TranscribeOptions
+from worker.options import DEFAULT_OPTIONS, TranscribeOptions
 from worker.progress import BatchProgress, Meta
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def _timed(segment: Segment) -> TimedSegment:
     )
 
 
-def whisper_segments(model: WhisperModel, options: TranscribeOptions = TranscribeOptions()) -> SegmentSource:
+def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_OPTIONS) -> SegmentSource:
     decoding = options.decoding()
 
     def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
@@ -201,7 +201,7 @@ def transcribe_folder(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = _never,
-    options: TranscribeOptions = TranscribeOptions(),
+    options: TranscribeOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.
 
@@ -223,8 +223,9 @@ def batch_response(
     return {
         "output_type": "batchtext",
         "texts": [
-            replace(t, files=tuple({"format": f, "name": n} for f, n in zip(formats, written, strict=False)))
-            .as_text_response()
+            replace(
+                t, files=tuple({"format": f, "name": n} for f, n in zip(formats, written, strict=False))
+            ).as_text_response()
             for t, written in zip(transcripts, names, strict=True)
         ],
         "transcripts_dir": str(transcripts_dir),
