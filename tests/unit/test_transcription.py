@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript
+from worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript, Word
 from worker.progress import Meta
 from worker.transcription import (
     TRANSCRIPTS_FOLDER,
@@ -327,7 +327,10 @@ def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_fr
     assert checkpoint.waiting_meta()["percent"] == 62
 
     source, rest = _ResumableSource(script), []
-    assert transcribe_files(paths, source, rest.append, resume=checkpoint) == whole
+    resumed = transcribe_files(paths, source, rest.append, resume=checkpoint)
+    assert resumed == whole
+    # The resumed file's segments: the one before the stop, then the rest, each once, in order.
+    assert [(s.end, s.text) for s in resumed[1].segments] == [(1.5, "Second"), (3.0, "file.")]
     assert source.calls == [("b.wav", 1.5, "Second")]  # nothing transcribed twice
     assert [m["percent"] for m in rest] == [62, 99]
 
@@ -340,3 +343,29 @@ def test_a_stop_before_any_segment_hands_over_with_nothing_done(tmp_path: Path) 
         )
     assert stopped.value.checkpoint.done == {}
     assert stopped.value.checkpoint.partial == Partial(0, 1.0, (TimedSegment(0.0, 1.0, "One."),))
+
+
+def test_a_checkpoint_keeps_segments_and_words_through_json() -> None:
+    words = (Word(0.0, 0.5, " One", 0.5),)
+    segment = TimedSegment(0.0, 0.5, "One", words)
+    checkpoint = Checkpoint(
+        (Path("/a.wav"), Path("/b.wav")),
+        {0: Transcript(Path("/a.wav"), text="One", segments=(segment,))},
+        Partial(1, 2.0, (TimedSegment(0.5, 2.0, "Two"),)),
+        40,
+    )
+
+    assert Checkpoint.from_json(checkpoint.to_json()) == checkpoint
+
+
+def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> None:
+    old = (
+        '{"paths": ["/a.wav", "/b.wav"], "done": {"0": {"text": "One", "error": null}},'
+        ' "partial": {"index": 1, "seconds": 2.0, "texts": ["Two"]}, "percent": 40}'
+    )
+
+    checkpoint = Checkpoint.from_json(old)
+
+    assert checkpoint.done == {0: Transcript(Path("/a.wav"), text="One")}
+    assert checkpoint.partial is None
+    assert checkpoint.percent == 40
