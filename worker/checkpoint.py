@@ -97,6 +97,18 @@ class Partial:
         """The text so far, which decoding the rest is conditioned on."""
         return " ".join(s.text for s in self.segments if s.text) or None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "seconds": self.seconds, "segments": [s.as_dict() for s in self.segments]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Partial | None:
+        """None for one saved by a worker that kept only texts: that file starts over, so its
+        segments (and their times) come out complete."""
+        if "segments" not in data:
+            return None
+        segments = tuple(TimedSegment.from_dict(s) for s in data["segments"])
+        return cls(int(data["index"]), float(data["seconds"]), segments)
+
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
@@ -120,13 +132,7 @@ class Checkpoint:
             {
                 "paths": [str(path) for path in self.paths],
                 "done": {str(i): t.to_dict() for i, t in self.done.items()},
-                "partial": None
-                if self.partial is None
-                else {
-                    "index": self.partial.index,
-                    "seconds": self.partial.seconds,
-                    "segments": [s.as_dict() for s in self.partial.segments],
-                },
+                "partial": None if self.partial is None else self.partial.to_dict(),
                 "percent": self.percent,
             }
         )
@@ -136,18 +142,10 @@ class Checkpoint:
         data = json.loads(raw)
         paths = tuple(Path(p) for p in data["paths"])
         partial = data["partial"]
-        if partial is not None and "segments" not in partial:
-            # Saved by a worker that kept only texts: that file starts over, so its
-            # segments (and their times) come out complete.
-            partial = None
         return cls(
             paths=paths,
             done={int(i): Transcript.from_dict(paths[int(i)], t) for i, t in data["done"].items()},
-            partial=None
-            if partial is None
-            else Partial(
-                partial["index"], partial["seconds"], tuple(TimedSegment.from_dict(s) for s in partial["segments"])
-            ),
+            partial=None if partial is None else Partial.from_dict(partial),
             percent=int(data["percent"]),
         )
 
