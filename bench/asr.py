@@ -82,7 +82,8 @@ def render(results: list[ModeResult], audio: float, runs: int, load_at_start: fl
     ]
     for result in results:
         wall, cpu = statistics.median(result.seconds), statistics.median(result.cpu)
-        beam = TranscribeOptions(mode=result.mode).decoding()["beam_size"]  # type: ignore[arg-type]
+        options = TranscribeOptions(mode=result.mode)  # type: ignore[arg-type]
+        beam = f"{'batched pipeline, ' if options.batched else ''}beam {options.decoding()['beam_size']}"
         lines.append(
             f"| `{result.mode}` | beam {beam} | {wall:.2f} s | {audio / wall:.1f}x | {accurate / wall:.2f} |"
             f" {cpu:.1f} s | {audio / cpu:.1f} s | {100 * result.wer:.1f} % |"

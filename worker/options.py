@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 FORMATS = ("txt", "srt", "vtt", "tsv", "json")
 
-# faster-whisper's beam widths. "fast" decodes greedily: on this project's 2-core machine it
-# runs at about twice the real-time factor of beam search, with the word error rate shown by
-# `scripts/bench asr` (README, "Transcription options").
+# "accurate" is faster-whisper's default decoding (beam search, 5 beams), as before options.
+# "fast" is its batched pipeline, greedy (beam 1): windows cut at silences (VAD) and decoded
+# several at a time, without timestamp tokens (a segment per window, up to 30 s). Measured on
+# this 2-core machine (`scripts/bench asr`, README "Transcription options") it takes well under
+# half the CPU time of "accurate"; greedy decoding alone (beam 1) saved only about a third.
 _BEAM_SIZE = {"accurate": 5, "fast": 1}
 
 
@@ -50,12 +52,18 @@ class TranscribeOptions:
             "word_timestamps": self.word_timestamps,
         }
 
+    @property
+    def batched(self) -> bool:
+        """Decoded by faster-whisper's BatchedInferencePipeline rather than the model itself."""
+        return self.mode == "fast"
+
     def decoding(self) -> dict[str, Any]:
-        """Keyword arguments for ``WhisperModel.transcribe``."""
+        """Keyword arguments for ``transcribe`` of the model or of its batched pipeline."""
         return {
             "language": None if self.language == "auto" else self.language,
             "beam_size": _BEAM_SIZE[self.mode],
-            "vad_filter": self.vad,
+            # The batched pipeline finds its windows with VAD: it always skips silence.
+            "vad_filter": self.vad or self.batched,
             "word_timestamps": self.word_timestamps,
         }
 

@@ -145,6 +145,8 @@ def _timed(segment: Segment) -> TimedSegment:
 
 
 def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_OPTIONS) -> SegmentSource:
+    if options.batched:
+        return _batched_segments(model, options)
     decoding = options.decoding()
 
     def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
@@ -156,6 +158,37 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
         return segments
 
     return segments_of
+
+
+def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> SegmentSource:
+    from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.audio import decode_audio
+
+    pipeline = BatchedInferencePipeline(model)
+    decoding = options.decoding()
+    rate = model.feature_extractor.sampling_rate
+
+    def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
+        if not start:
+            segments, _info = pipeline.transcribe(str(path), **decoding)
+            return segments
+        # The pipeline's clip_timestamps are its windows, not a start: decode the rest of the
+        # file and put its times back on the file's clock.
+        rest = decode_audio(str(path), sampling_rate=rate)[int(start * rate) :]
+        segments, _info = pipeline.transcribe(rest, initial_prompt=prompt, **decoding)
+        return (_shifted(segment, start) for segment in segments)
+
+    return segments_of
+
+
+def _shifted(segment: Any, seconds: float) -> Any:
+    """faster-whisper's Segment (a dataclass), ``seconds`` later, its words too."""
+    words = (
+        None
+        if segment.words is None
+        else [replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words]
+    )
+    return replace(segment, start=segment.start + seconds, end=segment.end + seconds, words=words)
 
 
 def write_transcripts(

@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from tests.integration.clients import read_events
+from worker.model import load_model
+from worker.options import TranscribeOptions
+from worker.transcription import whisper_segments
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +157,15 @@ async def test_fast_mode_transcribes_the_long_clip(client: httpx.AsyncClient, au
     for word in ("summer", "village", "beach", "storm", "candles", "rain"):
         assert word in story["value"].lower()
     assert [f["name"] for f in story["files"]] == ["story.txt"]
+
+
+@pytest.mark.parametrize("mode", ["accurate", "fast"])
+def test_a_file_resumed_mid_way_gives_segments_on_the_files_clock(mode: str) -> None:
+    segments_of = whisper_segments(load_model(), TranscribeOptions(mode=mode, word_timestamps=True))
+    story = DATA / "long" / "story.mp3"
+
+    rest = list(segments_of(story, 12.0, "Last summer, my sister and I visited a small village near the sea."))
+
+    assert rest and all(12.0 <= s.start <= s.end <= 27.5 for s in rest), [(s.start, s.end) for s in rest]
+    assert all(w.start >= 12.0 for s in rest for w in s.words or ())
+    assert "storm" in " ".join(s.text for s in rest).lower()

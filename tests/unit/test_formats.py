@@ -88,8 +88,13 @@ def test_output_names_mirror_subfolders_keep_shared_stems_apart_and_skip_errors(
     [
         (TranscribeOptions(), {"language": None, "beam_size": 5, "vad_filter": False, "word_timestamps": False}),
         (
-            TranscribeOptions(language="en", mode="fast", vad=True, word_timestamps=True),
-            {"language": "en", "beam_size": 1, "vad_filter": True, "word_timestamps": True},
+            TranscribeOptions(language="en", vad=True, word_timestamps=True),
+            {"language": "en", "beam_size": 5, "vad_filter": True, "word_timestamps": True},
+        ),
+        # The batched pipeline finds its windows by VAD, asked or not.
+        (
+            TranscribeOptions(mode="fast"),
+            {"language": None, "beam_size": 1, "vad_filter": True, "word_timestamps": False},
         ),
     ],
 )
