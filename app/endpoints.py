@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from app.bodies import parse_json, read_body
+from app.downloads import written_file
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
 from app.folders import suggest_folders
@@ -62,6 +63,9 @@ class AsyncEndpoint:
     # The task publishes live results (``segment`` events, contract.segments_key): streams
     # send a late or reconnecting client the ones it lacks first.
     live_results: bool = False
+    # When set, GET <path>/files/<id>?name=<name> downloads a file the finished task's result
+    # lists (see app/downloads.py).
+    downloads: bool = False
 
     @property
     def task_schema_path(self) -> str:
@@ -73,8 +77,10 @@ class AsyncEndpoint:
 
     def routes(self) -> list[BaseRoute]:
         folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
+        files = [Route(f"{self.path}/files/{{task_id}}", self.download, methods=["GET"])]
         return [
             *folders,
+            *(files if self.downloads else []),
             Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
             Route(self.path, self.submit, methods=["POST"]),
             Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
@@ -215,6 +221,13 @@ class AsyncEndpoint:
         roots = services_of(request).settings.allowed_roots
         typed = request.query_params.get("prefix", "")
         return json_response(await anyio.to_thread.run_sync(suggest_folders, typed, roots, self.folder_files))
+
+    async def download(self, request: Request) -> Response:
+        _, task_id, event = await self._issued_task(request)
+        name = request.query_params.get("name")
+        if not name:
+            raise InputError("name: give the file's name as the task's result lists it, as ?name=<name>")
+        return written_file(task_id, event, name)
 
     async def cancel(self, request: Request) -> Response:
         services, task_id, event = await self._issued_task(request)

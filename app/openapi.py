@@ -140,10 +140,39 @@ def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     }
 
 
+def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    if not endpoint.downloads:
+        return {}
+    name = {
+        "name": "name",
+        "in": "query",
+        "required": True,
+        "description": "A file's name as the result lists it (texts[].files[].name, relative to transcripts_dir)",
+        "schema": {"type": "string"},
+    }
+    return {
+        f"{endpoint.path}/files/{{task_id}}": {
+            "get": {
+                "summary": "Download a file the finished task wrote (only one its result lists)",
+                "operationId": f"download_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID, name],
+                "responses": {
+                    "200": {"description": "The file, as an attachment", "content": {"*/*": {"schema": {}}}},
+                    **_errors(401, 503),
+                    "404": _json("Error", "No such task, or its result lists no such file, or the file is gone"),
+                    "409": _json("Error", "The task has not finished yet"),
+                    "422": _json("Error", "No name given"),
+                },
+            }
+        }
+    }
+
+
 def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     name = endpoint.request_model.__name__
     return {
         **_folder_paths(endpoint),
+        **_download_paths(endpoint),
         endpoint.task_schema_path: {
             "get": {
                 "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",

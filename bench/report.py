@@ -191,12 +191,13 @@ def pushing_on(rows: list[WatchResult]) -> str:
     return " ".join([*said, "no target missed."])
 
 
-def write_results(document: Path, block: str) -> None:
+def write_results(document: Path, block: str, start: str = START, end: str = END) -> None:
+    """Put ``block`` between the ``start`` and ``end`` markers of ``document``, nothing else changed."""
     text = document.read_text()
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{document} has no {START} ... {END} block to rewrite")
-    document.write_text(pattern.sub(lambda _: f"{START}\n{block}\n{END}", text, count=1))
+        raise SystemExit(f"{document} has no {start} ... {end} block to rewrite")
+    document.write_text(pattern.sub(lambda _: f"{start}\n{block}\n{end}", text, count=1))
 
 
 def machine() -> str:

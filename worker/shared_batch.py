@@ -92,7 +92,7 @@ class SharedBatch:
     def release(self, index: int, begun: Partial) -> None:
         """Give a claimed file back, first in line, with how far it got (its claimer is stopping)."""
         with self._redis.pipeline() as pipe:
-            pipe.hset(self._partials, str(index), json.dumps({"seconds": begun.seconds, "texts": list(begun.texts)}))
+            pipe.hset(self._partials, str(index), json.dumps(begun.to_dict()))
             pipe.hdel(self._claims, str(index))
             pipe.lpush(self._todo, index)
             pipe.execute()
@@ -110,17 +110,14 @@ class SharedBatch:
             path, partial = pipe.execute()
         if path is None:
             return None
-        begun = None
-        if partial is not None:
-            data = json.loads(partial)
-            begun = Partial(int(index), float(data["seconds"]), tuple(data["texts"]))
+        begun = Partial.from_dict(json.loads(partial)) if partial is not None else None
         return int(index), Path(_text(path)), begun
 
     def report_seconds(self, index: int, seconds: float) -> None:
         self._redis.hset(self._seconds, str(index), repr(seconds))
 
     def finish(self, index: int, transcript: Transcript) -> None:
-        self._redis.hset(self._texts, str(index), json.dumps({"text": transcript.text, "error": transcript.error}))
+        self._redis.hset(self._texts, str(index), json.dumps(transcript.to_dict()))
 
     def finished(self) -> bool:
         with self._redis.pipeline() as pipe:
@@ -167,7 +164,7 @@ class SharedBatch:
 
     def transcripts(self, paths: Sequence[Path]) -> list[Transcript]:
         stored = {int(k): json.loads(v) for k, v in self._redis.hgetall(self._texts).items()}
-        return [Transcript(path, stored[i]["text"], stored[i]["error"]) for i, path in enumerate(paths)]
+        return [Transcript.from_dict(path, stored[i]) for i, path in enumerate(paths)]
 
     def clean_up(self) -> None:
         self._redis.delete(*self._scratch)

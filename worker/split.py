@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ def lead_batch(
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = lambda: False,
     on_segment: OnSegment = lambda path, segment: None,
+    formats: Sequence[str] = ("txt",),
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
@@ -81,7 +82,7 @@ def lead_batch(
         raise Handover(Checkpoint(tuple(paths), percent=progress.best))
     transcripts = batch.transcripts(paths)
     batch.clean_up()
-    return batch_response(folder, transcripts, transcripts_fallback)
+    return batch_response(folder, transcripts, transcripts_fallback, formats)
 
 
 def work_on(
@@ -106,7 +107,7 @@ def work_on(
                 transcript = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
             except StopRequested as stop:
                 logger.info("Giving %s of batch %s back at %.1f s: stopping", path.name, batch.id, stop.seconds)
-                batch.release(index, Partial(index, stop.seconds, tuple(stop.texts)))
+                batch.release(index, Partial(index, stop.seconds, tuple(stop.segments)))
                 break
             batch.finish(index, transcript)
             logger.info("Transcribed %s, file %d of batch %s", path.name, index + 1, batch.id)

@@ -14,6 +14,7 @@ from contract import INSPECT_TASK, PROGRESS_STATE, TRANSCRIBE_TASK, WAITING_STAT
 from worker.checkpoint import Checkpoint, CheckpointStore, Handover
 from worker.inspection import inspect_folder
 from worker.model import load_model
+from worker.options import TranscribeOptions
 from worker.progress import Meta, ThrottledReporter
 from worker.segments import SegmentLog
 from worker.settings import WorkerSettings
@@ -60,30 +61,34 @@ def hand_on(task: Task, checkpoints: CheckpointStore, checkpoint: Checkpoint) ->
 
 
 def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[[], bool]) -> None:
-    def segments() -> SegmentSource:
-        return whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads))
+    def segments(options: TranscribeOptions) -> Callable[[], SegmentSource]:
+        return lambda: whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads), options)
 
     def shared_batch(batch_id: str) -> SharedBatch:
         backend = celery.backend
         return SharedBatch(backend.client, batch_id, backend.get_key_for_task(batch_id), settings.result_expires)
 
     @celery.task(name=TRANSCRIBE_TASK, bind=True)
-    def transcribe(self: Task, input_dir: str) -> dict[str, Any]:
+    def transcribe(self: Task, input_dir: str, **parameters: Any) -> dict[str, Any]:
+        """``parameters``: the request's (app/parameters.py), only those not left at their default."""
         task_id = self.request.id
+        options = TranscribeOptions.of(**parameters)
         checkpoints = CheckpointStore(celery.backend.client, settings.result_expires)
         resume = checkpoints.load(task_id)
         if resume is not None:
             logger.info("Resuming %s at %d%%", task_id, resume.percent, extra={"task_id": task_id})
         try:
             log = SegmentLog(celery.backend.client, task_id, settings.result_expires)
-            result = run_batch(self, Path(input_dir), resume, log.publish)
+            result = run_batch(self, Path(input_dir), resume, options, log.publish)
         except Handover as handover:
             hand_on(self, checkpoints, handover.checkpoint)
         if resume is not None:
             checkpoints.delete(task_id)
         return result
 
-    def run_batch(task: Task, folder: Path, resume: Checkpoint | None, on_segment: OnSegment) -> dict[str, Any]:
+    def run_batch(
+        task: Task, folder: Path, resume: Checkpoint | None, options: TranscribeOptions, on_segment: OnSegment
+    ) -> dict[str, Any]:
         task_id = task.request.id
         fallback = settings.transcripts_dir / task_id
         if settings.split_batches > 1:
@@ -92,14 +97,15 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
                 shared_batch(task_id),
                 helpers=settings.split_batches - 1,
                 send_helper=lambda helper_id: help_transcribe.apply_async(
-                    kwargs={"batch_id": task_id}, task_id=helper_id, add_to_parent=False
+                    kwargs={"batch_id": task_id, **options.task_kwargs()}, task_id=helper_id, add_to_parent=False
                 ),
-                load_segments=segments,
+                load_segments=segments(options),
                 write_state=state_writer(task),
                 interval=settings.progress_interval,
                 transcripts_fallback=fallback,
                 resume=resume,
                 stopping=stopping,
+                formats=options.formats,
                 on_segment=on_segment,
             )
         # Closed (pending progress written) before any handover writes its state.
@@ -111,15 +117,17 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
                 transcripts_fallback=fallback,
                 resume=resume,
                 stopping=stopping,
+                options=options,
                 on_segment=on_segment,
             )
 
     @celery.task(name=HELP_TASK, bind=True)
-    def help_transcribe(self: Task, batch_id: str) -> int:
+    def help_transcribe(self: Task, batch_id: str, **parameters: Any) -> int:
         """Transcribe files of a split batch until none is left (or the worker stops); returns how many."""
+        load = segments(TranscribeOptions.of(**parameters))
         log = SegmentLog(celery.backend.client, batch_id, settings.result_expires)
         batch = shared_batch(batch_id)
-        return work_on(batch, self.request.id, segments, settings.progress_interval, stopping, log.publish)
+        return work_on(batch, self.request.id, load, settings.progress_interval, stopping, log.publish)
 
     @celery.task(name=INSPECT_TASK, bind=True)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contract import is_audio_file, progress_meta
-from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, Transcript
+from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, TimedSegment, Transcript, Word
+from worker.formats import output_names, write_format
+from worker.options import DEFAULT_OPTIONS, TranscribeOptions
 from worker.progress import BatchProgress, Meta
 
 if TYPE_CHECKING:
@@ -97,7 +99,7 @@ def transcribe_files(
             report = functools.partial(_report_at, on_progress, progress, index)
             done[index] = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
         except StopRequested as stop:
-            stopped_at = Partial(index, stop.seconds, tuple(stop.texts))
+            stopped_at = Partial(index, stop.seconds, tuple(stop.segments))
             raise Handover(Checkpoint(tuple(paths), done, stopped_at, progress.best)) from None
     return [done[index] for index in range(len(paths))]
 
@@ -119,17 +121,19 @@ def transcribe_file(
     ``begun``: the file was transcribed up to there already (by a worker that stopped).
     When ``stopping()`` turns true after a segment, raises ``StopRequested`` with what is done.
     """
-    texts = list(begun.texts) if begun else []
+    kept = list(begun.segments) if begun else []
     reached = begun.seconds if begun else 0.0
     try:
-        segments = segments_of(path, reached, " ".join(texts) or None) if reached else segments_of(path)
+        segments = segments_of(path, reached, begun.prompt) if begun and reached else segments_of(path)
         for segment in segments:
-            texts.append(segment.text.strip())
+            timed = _timed(segment)
+            if timed.text:  # a blank segment would be an empty subtitle
+                kept.append(timed)
             reached = segment.end
             on_segment(path, segment)
             on_seconds(segment.end)
             if stopping():
-                raise StopRequested(reached, texts)
+                raise StopRequested(reached, kept)
     except StopRequested:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
@@ -137,43 +141,89 @@ def transcribe_file(
         # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
         reason = getattr(exc, "strerror", None) or str(exc)
         return Transcript(path, error=f"Could not transcribe {path.name}: {reason}")
-    return Transcript(path, text=" ".join(t for t in texts if t))
+    return Transcript(path, text=" ".join(s.text for s in kept if s.text), segments=tuple(kept))
 
 
-def whisper_segments(model: WhisperModel) -> SegmentSource:
+def _timed(segment: Segment) -> TimedSegment:
+    words = getattr(segment, "words", None)  # faster-whisper's, with word_timestamps
+    return TimedSegment(
+        segment.start,
+        segment.end,
+        segment.text.strip(),
+        None if words is None else tuple(Word(w.start, w.end, w.word, w.probability) for w in words),
+    )
+
+
+def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_OPTIONS) -> SegmentSource:
+    if options.batched:
+        return _batched_segments(model, options)
+    decoding = options.decoding()
+
     def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
         # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
-        # prompt, as it would have been had the file been transcribed in one go.
+        # prompt, as it would have been had the file been transcribed in one go. (faster-whisper
+        # ignores vad_filter with clip_timestamps: a resumed file's rest is decoded whole.)
         clip: str | list[float] = [start] if start else "0"
-        segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt)
+        segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt, **decoding)
         return segments
 
     return segments_of
 
 
-def write_transcripts(folder: Path, transcripts: list[Transcript], fallback: Path) -> Path:
-    """Write ``<stem>.txt`` per transcribed file into ``folder/transcripts``, mirroring subfolders.
+def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> SegmentSource:
+    from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.audio import decode_audio
+
+    pipeline = BatchedInferencePipeline(model)
+    decoding = options.decoding()
+    rate = model.feature_extractor.sampling_rate
+
+    def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
+        if not start:
+            segments, _info = pipeline.transcribe(str(path), **decoding)
+            return segments
+        # The pipeline's clip_timestamps are its windows, not a start: decode the rest of the
+        # file and put its times back on the file's clock.
+        rest = decode_audio(str(path), sampling_rate=rate)[int(start * rate) :]
+        segments, _info = pipeline.transcribe(rest, initial_prompt=prompt, **decoding)
+        return (_shifted(segment, start) for segment in segments)
+
+    return segments_of
+
+
+def _shifted(segment: Any, seconds: float) -> Any:
+    """faster-whisper's Segment (a dataclass), ``seconds`` later, its words too."""
+    words = (
+        None
+        if segment.words is None
+        else [replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words]
+    )
+    return replace(segment, start=segment.start + seconds, end=segment.end + seconds, words=words)
+
+
+def write_transcripts(
+    folder: Path, transcripts: list[Transcript], fallback: Path, formats: Sequence[str] = ("txt",)
+) -> Path:
+    """Write ``<stem>.<format>`` per transcribed file and format into ``folder/transcripts``,
+    mirroring subfolders (see worker/formats.py).
 
     When ``folder`` cannot be written to, the transcripts go to ``fallback`` instead.
     Returns the folder the transcripts are in.
     """
     try:
-        return _write_into(folder / TRANSCRIPTS_FOLDER, folder, transcripts)
+        return _write_into(folder / TRANSCRIPTS_FOLDER, folder, transcripts, formats)
     except OSError as exc:
         logger.info("Cannot write transcripts beside %s (%s); using %s", folder, exc, fallback)
-        return _write_into(fallback, folder, transcripts)
+        return _write_into(fallback, folder, transcripts, formats)
 
 
-def _write_into(target: Path, folder: Path, transcripts: list[Transcript]) -> Path:
-    done = [t for t in transcripts if t.error is None]
-    # a.mp3 and a.wav side by side would both be a.txt: such files keep their extension.
-    stems = Counter(t.path.with_suffix("") for t in done)
-    for transcript in done:
-        relative = transcript.path.relative_to(folder)
-        shared = stems[transcript.path.with_suffix("")] > 1
-        out = target / relative.parent / f"{relative.name if shared else relative.stem}.txt"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(transcript.text + "\n", encoding="utf-8")
+def _write_into(target: Path, folder: Path, transcripts: list[Transcript], formats: Sequence[str]) -> Path:
+    for transcript, names in zip(transcripts, output_names(folder, transcripts, formats), strict=True):
+        for fmt, name in zip(formats, names, strict=False):  # a failed file has no names
+            out = target / name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", encoding="utf-8") as file:
+                write_format(transcript, fmt, file)
     target.mkdir(parents=True, exist_ok=True)
     return target
 
@@ -195,6 +245,7 @@ def transcribe_folder(
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = _never,
     on_segment: OnSegment = _ignore,
+    options: TranscribeOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.
 
@@ -202,15 +253,24 @@ def transcribe_folder(
     """
     paths = list(resume.paths) if resume is not None else prepare_batch(folder, on_progress)
     model = load_model()
-    transcripts = transcribe_files(paths, whisper_segments(model), on_progress, resume, stopping, on_segment)
-    return batch_response(folder, transcripts, transcripts_fallback)
+    transcripts = transcribe_files(paths, whisper_segments(model, options), on_progress, resume, stopping, on_segment)
+    return batch_response(folder, transcripts, transcripts_fallback, options.formats)
 
 
-def batch_response(folder: Path, transcripts: list[Transcript], transcripts_fallback: Path) -> dict[str, Any]:
-    """Write the transcripts beside ``folder`` and answer a RescueBox BatchTextResponse."""
-    transcripts_dir = write_transcripts(folder, transcripts, transcripts_fallback)
+def batch_response(
+    folder: Path, transcripts: list[Transcript], transcripts_fallback: Path, formats: Sequence[str] = ("txt",)
+) -> dict[str, Any]:
+    """Write the transcripts beside ``folder`` and answer a RescueBox BatchTextResponse; each
+    text lists the files written for it (``files``, names relative to ``transcripts_dir``)."""
+    transcripts_dir = write_transcripts(folder, transcripts, transcripts_fallback, formats)
+    names = output_names(folder, transcripts, formats)
     return {
         "output_type": "batchtext",
-        "texts": [t.as_text_response() for t in transcripts],
+        "texts": [
+            replace(
+                t, files=tuple({"format": f, "name": n} for f, n in zip(formats, written, strict=False))
+            ).as_text_response()
+            for t, written in zip(transcripts, names, strict=True)
+        ],
         "transcripts_dir": str(transcripts_dir),
     }

@@ -24,12 +24,17 @@ export async function apiFetch(url, options = {}) {
   return body;
 }
 
-export function submitFolder(path) {
+export function submitFolder(path, parameters = {}) {
   return apiFetch("audio/transcribe", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ inputs: { input_dir: { path } }, parameters: {} }),
+    body: JSON.stringify({ inputs: { input_dir: { path } }, parameters }),
   });
+}
+
+// Where to download a file that a finished task wrote (its result's texts[].files[].name).
+export function writtenFileUrl(taskId, name) {
+  return `audio/transcribe/files/${encodeURIComponent(taskId)}?${new URLSearchParams({ name })}`;
 }
 
 export function cancelTask(taskId) {

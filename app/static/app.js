@@ -51,6 +51,12 @@ function showFormError(message) {
   error.hidden = !message;
 }
 
+// The form's options, as POST /audio/transcribe parameters (README "Transcription options").
+function chosenParameters(form) {
+  const formats = [...form.querySelectorAll("input[name=formats]:checked")].map((box) => box.value);
+  return { formats: formats.length ? formats : ["txt"], mode: form.elements.mode.value };
+}
+
 document.getElementById("submit-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const folder = document.getElementById("folder").value.trim();
@@ -64,7 +70,7 @@ document.getElementById("submit-form").addEventListener("submit", async (event) 
   const submittedAt = Date.now();
   button.disabled = true;
   try {
-    const task = await submitFolder(folder);
+    const task = await submitFolder(folder, chosenParameters(event.target));
     const job = { ...task, folder, submittedAt };
     rememberJob(job);
     start(job);

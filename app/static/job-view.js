@@ -1,5 +1,6 @@
 // One job on the page: its progress bar, times, how it is followed, and its transcripts or error.
 
+import { writtenFileUrl } from "./api.js";
 import { describeRemaining, formatDuration, ProgressClock } from "./clock.js";
 
 const LABELS = {
@@ -127,7 +128,7 @@ export class JobView {
     const total = root.texts.length;
     this.part("description").textContent = `${total - failed} of ${total} files transcribed`;
     if (failed) this.showProblem(`${failed} of ${total} files could not be transcribed; see below.`);
-    for (const text of root.texts) this.part("transcripts").append(transcriptItem(text));
+    for (const text of root.texts) this.part("transcripts").append(transcriptItem(text, this.job.task_id));
     if (root.transcripts_dir) {
       this.part("saved").textContent = `Also saved as text files in ${root.transcripts_dir}`;
       this.part("saved").hidden = false;
@@ -165,7 +166,7 @@ function cloneTemplate(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
 }
 
-function transcriptItem(text) {
+function transcriptItem(text, taskId) {
   const item = cloneTemplate("transcript-template");
   const name = text.title.split(/[\\/]/).pop();
   item.querySelector(".name").textContent = name;
@@ -181,9 +182,24 @@ function transcriptItem(text) {
   const download = item.querySelector(".download");
   download.href = `data:text/plain;charset=utf-8,${encodeURIComponent(`${text.value}\n`)}`;
   download.download = `${name.replace(/\.[^.]*$/, "")}.txt`;
+  if (text.files?.length) {
+    // The files the worker wrote, from the service (older results list none).
+    download.remove();
+    item.querySelector(".files").append(...text.files.map((file) => fileLink(taskId, file)));
+  }
   const copy = item.querySelector(".copy");
   copy.addEventListener("click", () => copyText(text.value, pre, copy));
   return item;
+}
+
+function fileLink(taskId, file) {
+  const link = document.createElement("a");
+  link.href = writtenFileUrl(taskId, file.name);
+  link.download = file.name.split("/").pop();
+  link.className = "written";
+  link.textContent = `Download ${file.format}`;
+  link.title = `Download ${file.name}`;
+  return link;
 }
 
 async function copyText(value, pre, button) {

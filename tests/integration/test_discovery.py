@@ -37,13 +37,16 @@ async def test_routes_list_each_task_with_its_schema_and_endpoint(client: httpx.
     ]
 
 
-@pytest.mark.parametrize("task", ["transcribe", "inspect"])
-async def test_task_schema_asks_for_a_directory(client: httpx.AsyncClient, task: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "parameters"),
+    [("transcribe", ["formats", "language", "mode", "vad", "word_timestamps"]), ("inspect", [])],
+)
+async def test_task_schema_asks_for_a_directory(client: httpx.AsyncClient, task: str, parameters: list[str]) -> None:
     schema = (await client.get(f"/audio/{task}/task_schema")).json()
-    assert schema == {
-        "inputs": [{"key": "input_dir", "label": "Folder of audio files", "subtitle": "", "input_type": "directory"}],
-        "parameters": [],
-    }
+    assert schema["inputs"] == [
+        {"key": "input_dir", "label": "Folder of audio files", "subtitle": "", "input_type": "directory"}
+    ]
+    assert [parameter["key"] for parameter in schema["parameters"]] == parameters
 
 
 async def test_app_metadata_has_rescuebox_fields(client: httpx.AsyncClient) -> None:

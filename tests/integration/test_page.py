@@ -200,3 +200,24 @@ def test_the_transcript_grows_on_the_page_while_it_is_made(page: Page, service: 
     # The finished transcripts take its place, and begin with what was shown live.
     expect(job.locator(".live")).to_be_hidden()
     assert (job.locator(".transcript pre").first.text_content() or "").startswith(first.strip())
+
+
+def test_chosen_formats_and_mode_are_sent_and_each_written_file_downloads(
+    page: Page, service: str, audio_root: Path
+) -> None:
+    page.goto("/")
+    page.get_by_label("SRT subtitles").check()
+    page.get_by_label("JSON").check()
+    page.get_by_label("Mode").select_option("fast")
+    job = submit(page, audio_root / "long")
+
+    links = job.locator(".transcript a.written")
+    expect(links).to_have_text(["Download txt", "Download srt", "Download json"], timeout=DONE_WITHIN_MS)
+    result = result_of(service, job)
+    assert [f["name"] for f in result["texts"][0]["files"]] == ["story.txt", "story.srt", "story.json"]
+    with page.expect_download() as download:
+        links.nth(1).click()
+    assert download.value.suggested_filename == "story.srt"
+    srt = Path(download.value.path()).read_text(encoding="utf-8")
+    assert srt == (Path(result["transcripts_dir"]) / "story.srt").read_text(encoding="utf-8")
+    assert srt.startswith("1\n00:00:")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.checkpoint import Checkpoint, Handover, Partial, Transcript
+from worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript, Word
 from worker.progress import Meta
 from worker.transcription import (
     TRANSCRIPTS_FOLDER,
@@ -132,7 +132,10 @@ def test_transcripts_join_the_stripped_segment_texts(tmp_path: Path) -> None:
     path = _wav(tmp_path / "a.wav", 1.0)
     source = _source({"a.wav": [Segment(0.3, " Hello "), Segment(0.5, "  "), Segment(1.0, "world.\n")]})
 
-    assert transcribe_files([path], source, lambda meta: None) == [Transcript(path, text="Hello world.")]
+    [transcript] = transcribe_files([path], source, lambda meta: None)
+
+    assert transcript.text == "Hello world."
+    assert [(s.end, s.text) for s in transcript.segments] == [(0.3, "Hello"), (1.0, "world.")]
 
 
 def test_segment_ends_past_the_file_do_not_run_ahead(tmp_path: Path) -> None:
@@ -158,11 +161,12 @@ def test_a_file_whose_source_fails_gets_an_error_and_the_rest_are_transcribed(tm
 
     transcripts = transcribe_files(paths, source, reports.append)
 
-    assert transcripts == [
-        Transcript(paths[0], text="first"),
-        Transcript(paths[1], error="Could not transcribe b.wav: decoder gave up"),
-        Transcript(paths[2], text="third file"),
+    assert [(t.text, t.error) for t in transcripts] == [
+        ("first", None),
+        ("", "Could not transcribe b.wav: decoder gave up"),
+        ("third file", None),
     ]
+    assert [[s.text for s in t.segments] for t in transcripts] == [["first"], [], ["third", "file"]]
     percents = [m["percent"] for m in reports]
     assert percents == sorted(percents)
     assert reports[-1]["description"] == "Transcribing c.wav (3 of 3)"
@@ -186,14 +190,15 @@ def test_undecodable_file_weighs_nothing_and_fails_alone(tmp_path: Path) -> None
     assert [m["percent"] for m in reports] == [0, 0, 50]
 
 
-def test_as_text_response_of_a_transcript() -> None:
-    transcript = Transcript(Path("/data/a.mp3"), text="Hello world.")
+def test_as_text_response_of_a_transcript_lists_its_files() -> None:
+    transcript = Transcript(Path("/data/a.mp3"), text="Hello world.", files=({"format": "srt", "name": "a.srt"},))
 
     assert transcript.as_text_response() == {
         "output_type": "text",
         "value": "Hello world.",
         "title": "/data/a.mp3",
         "subtitle": None,
+        "files": [{"format": "srt", "name": "a.srt"}],
     }
 
 
@@ -317,12 +322,15 @@ def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_fr
 
     checkpoint = Checkpoint.from_json(stopped.value.checkpoint.to_json())
     assert checkpoint.done == {0: whole[0]}
-    assert checkpoint.partial == Partial(1, 1.5, ("Second",))
+    assert checkpoint.partial == Partial(1, 1.5, (TimedSegment(0.0, 1.5, "Second"),))
     assert checkpoint.percent == first[-1]["percent"] == 62
     assert checkpoint.waiting_meta()["percent"] == 62
 
     source, rest = _ResumableSource(script), []
-    assert transcribe_files(paths, source, rest.append, resume=checkpoint) == whole
+    resumed = transcribe_files(paths, source, rest.append, resume=checkpoint)
+    assert resumed == whole
+    # The resumed file's segments: the one before the stop, then the rest, each once, in order.
+    assert [(s.end, s.text) for s in resumed[1].segments] == [(1.5, "Second"), (3.0, "file.")]
     assert source.calls == [("b.wav", 1.5, "Second")]  # nothing transcribed twice
     assert [m["percent"] for m in rest] == [62, 99]
 
@@ -334,4 +342,30 @@ def test_a_stop_before_any_segment_hands_over_with_nothing_done(tmp_path: Path) 
             paths, _ResumableSource({"a.wav": [Segment(1.0, "One.")]}), lambda meta: None, stopping=lambda: True
         )
     assert stopped.value.checkpoint.done == {}
-    assert stopped.value.checkpoint.partial == Partial(0, 1.0, ("One.",))
+    assert stopped.value.checkpoint.partial == Partial(0, 1.0, (TimedSegment(0.0, 1.0, "One."),))
+
+
+def test_a_checkpoint_keeps_segments_and_words_through_json() -> None:
+    words = (Word(0.0, 0.5, " One", 0.5),)
+    segment = TimedSegment(0.0, 0.5, "One", words)
+    checkpoint = Checkpoint(
+        (Path("/a.wav"), Path("/b.wav")),
+        {0: Transcript(Path("/a.wav"), text="One", segments=(segment,))},
+        Partial(1, 2.0, (TimedSegment(0.5, 2.0, "Two"),)),
+        40,
+    )
+
+    assert Checkpoint.from_json(checkpoint.to_json()) == checkpoint
+
+
+def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> None:
+    old = (
+        '{"paths": ["/a.wav", "/b.wav"], "done": {"0": {"text": "One", "error": null}},'
+        ' "partial": {"index": 1, "seconds": 2.0, "texts": ["Two"]}, "percent": 40}'
+    )
+
+    checkpoint = Checkpoint.from_json(old)
+
+    assert checkpoint.done == {0: Transcript(Path("/a.wav"), text="One")}
+    assert checkpoint.partial is None
+    assert checkpoint.percent == 40
