@@ -13,16 +13,14 @@ import pytest
 from redis import Redis
 
 from launch.redis_server import RedisServer
-from tests.integration.test_guard import serve, settings_for
-
-pytestmark = pytest.mark.integration
+from tests.web.inprocess import serve, web_settings
 
 PARAMETERS = ["formats", "language", "mode", "vad", "word_timestamps"]
 
 
 @pytest.fixture(scope="module")
 def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url.rsplit("/", 1)[0] + "/13"
+    return redis_server.url.rsplit("/", 1)[0] + "/19"
 
 
 @pytest.fixture
@@ -35,7 +33,7 @@ def redis(redis_url: str) -> Iterator[Redis]:
 
 @pytest.fixture
 async def client(redis_url: str, audio_root: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(settings_for(redis_url, audio_root)) as client:
+    async with serve(web_settings(redis_url, audio_root)) as client:
         yield client
 
 
