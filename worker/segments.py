@@ -37,7 +37,11 @@ class SegmentLog:
 
     def publish(self, file: Path, segment: Segment) -> None:
         """Append ``segment`` of ``file`` (a ``transcription.OnSegment``)."""
-        root = json.dumps(segment_root(str(file), segment.start, segment.end, segment.text.strip()), ensure_ascii=False)
+        root = json.dumps(
+            segment_root(str(file), segment.start, segment.end, segment.text.strip()),
+            ensure_ascii=False,
+            separators=(",", ":"),  # compact, as every other event's data
+        )
         try:
             self._append(keys=[self._key], args=[root, self._ttl, self._cap])
         except Exception:
