@@ -17,6 +17,13 @@ _TASK_ID = {
     "description": "An id this service issued",
     "schema": {"type": "string", "format": "uuid"},
 }
+
+
+def _query(name: str, description: str, required: bool) -> dict[str, Any]:
+    """A string query parameter."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}
+
+
 _LAST_EVENT_ID = {
     "name": "Last-Event-ID",
     "in": "header",
@@ -33,16 +40,12 @@ _TASK_IDS = {
     "style": "form",
     "explode": True,
 }
-_LAST_EVENT_ID_PARAMETER = {
-    "name": "last_event_id",
-    "in": "query",
-    "required": False,
-    "description": (
-        "The id of the last event the client has, from this or another stream of another set of tasks "
-        "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins"
-    ),
-    "schema": {"type": "string"},
-}
+_LAST_EVENT_ID_PARAMETER = _query(
+    "last_event_id",
+    "The id of the last event the client has, from this or another stream of another set of tasks "
+    "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins",
+    required=False,
+)
 _POLLING_BODY = {
     "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ("Queued", "Running", "Finished", "Failed")]
 }
@@ -117,13 +120,7 @@ def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
 def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     if endpoint.folder_files is None:
         return {}
-    prefix = {
-        "name": "prefix",
-        "in": "query",
-        "required": False,
-        "description": "The folder path typed so far (absolute); empty for the allowed roots",
-        "schema": {"type": "string"},
-    }
+    prefix = _query("prefix", "The folder path typed so far (absolute); empty for the allowed roots", required=False)
     return {
         f"{endpoint.path}/folders": {
             "get": {
@@ -143,13 +140,11 @@ def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
 def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     if not endpoint.downloads:
         return {}
-    name = {
-        "name": "name",
-        "in": "query",
-        "required": True,
-        "description": "A file's name as the result lists it (texts[].files[].name, relative to transcripts_dir)",
-        "schema": {"type": "string"},
-    }
+    name = _query(
+        "name",
+        "A file's name as the result lists it (texts[].files[].name, relative to transcripts_dir)",
+        required=True,
+    )
     return {
         f"{endpoint.path}/files/{{task_id}}": {
             "get": {

@@ -74,7 +74,11 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return self.database_url(0)
+
+    def database_url(self, number: int) -> str:
+        """The URL of database ``number`` (tests give each module that starts workers its own)."""
+        return f"redis://{self.host}:{self.port}/{number}"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         try:

@@ -25,6 +25,8 @@ from worker.transcription import (
     OnSegment,
     SegmentSource,
     batch_response,
+    ignore_segment,
+    never,
     prepare_batch,
     probe_duration,
     transcribe_file,
@@ -48,8 +50,8 @@ def lead_batch(
     interval: float,
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
-    stopping: Callable[[], bool] = lambda: False,
-    on_segment: OnSegment = lambda path, segment: None,
+    stopping: Callable[[], bool] = never,
+    on_segment: OnSegment = ignore_segment,
     formats: Sequence[str] = ("txt",),
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
@@ -90,8 +92,8 @@ def work_on(
     claimer: str,
     load_segments: Callable[[], SegmentSource],
     interval: float,
-    stopping: Callable[[], bool] = lambda: False,
-    on_segment: OnSegment = lambda path, segment: None,
+    stopping: Callable[[], bool] = never,
+    on_segment: OnSegment = ignore_segment,
 ) -> int:
     """Transcribe files of ``batch`` until none is left to claim, or until ``stopping()``
     (the file begun goes back to the batch, first in line, with how far it got); returns how many."""

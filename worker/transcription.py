@@ -40,12 +40,13 @@ class SegmentSource(Protocol):
     def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterable[Segment]: ...
 
 
-def _never() -> bool:
+def never() -> bool:
+    """The default ``stopping``: the worker is not being stopped."""
     return False
 
 
-def _ignore(path: Path, segment: Segment) -> None:
-    pass
+def ignore_segment(path: Path, segment: Segment) -> None:
+    """The default ``on_segment``: nobody publishes live results."""
 
 
 def find_audio_files(folder: Path) -> list[Path]:
@@ -76,8 +77,8 @@ def transcribe_files(
     segments_of: SegmentSource,
     on_progress: Callable[[Meta], None],
     resume: Checkpoint | None = None,
-    stopping: Callable[[], bool] = _never,
-    on_segment: OnSegment = _ignore,
+    stopping: Callable[[], bool] = never,
+    on_segment: OnSegment = ignore_segment,
 ) -> list[Transcript]:
     """Transcribe each file, reporting progress per segment; a bad file does not stop the rest.
 
@@ -113,8 +114,8 @@ def transcribe_file(
     segments_of: SegmentSource,
     on_seconds: Callable[[float], None],
     begun: Partial | None = None,
-    stopping: Callable[[], bool] = _never,
-    on_segment: OnSegment = _ignore,
+    stopping: Callable[[], bool] = never,
+    on_segment: OnSegment = ignore_segment,
 ) -> Transcript:
     """One file's transcript, reporting how many seconds into it each segment ends.
 
@@ -243,8 +244,8 @@ def transcribe_folder(
     on_progress: Callable[[Meta], None],
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
-    stopping: Callable[[], bool] = _never,
-    on_segment: OnSegment = _ignore,
+    stopping: Callable[[], bool] = never,
+    on_segment: OnSegment = ignore_segment,
     options: TranscribeOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.

@@ -26,7 +26,7 @@ def guarded(redis_server: RedisServer, audio_root: Path, service_env: dict[str, 
     # No worker listens on this database: tasks stay queued, so their streams stay open.
     env = {
         **service_env,
-        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/6",
+        "REDIS_URL": redis_server.database_url(6),
         "API_TOKEN": TOKEN,
         "CORS_ORIGINS": "https://allowed.example",
         "MAX_STREAMS": "2",
@@ -41,7 +41,7 @@ def short_lived(redis_server: RedisServer, service_env: dict[str, str]) -> Itera
     """Sign-ins that last 3 s; three wrong tokens lock a client out for 3 s."""
     env = {
         **service_env,
-        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/14",
+        "REDIS_URL": redis_server.database_url(14),
         "API_TOKEN": TOKEN,
         "SESSION_MAX_AGE": "3",
         "LOGIN_MAX_FAILURES": "3",

@@ -28,7 +28,7 @@ CANCELLED = {"root": {"output_type": "text", "title": "error", "value": "Task ca
 @pytest.fixture(scope="module")
 def cancel_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own: no worker runs here unless a test starts one.
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/15"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(15)}
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url.rsplit("/", 1)[0] + "/13"
+    return redis_server.database_url(13)
 
 
 @pytest.fixture(scope="module")

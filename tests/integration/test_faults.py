@@ -26,7 +26,7 @@ LOST_AFTER = 3.0
 @pytest.fixture(scope="module")
 def fault_env(redis_server: RedisServer, audio_root: Path, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own on the session's Redis, so the other tests' worker never takes these tasks.
-    url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    url = redis_server.database_url(5)
     return {**service_env, "REDIS_URL": url, "WORKER_LOST_AFTER": str(LOST_AFTER)}
 
 

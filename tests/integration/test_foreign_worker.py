@@ -23,7 +23,7 @@ LOST_AFTER = 2.0
 @pytest.fixture(scope="module")
 def foreign_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own, so no worker of this project ever takes these tasks.
-    url = redis_server.url.rsplit("/", 1)[0] + "/17"
+    url = redis_server.database_url(17)
     return {**service_env, "REDIS_URL": url, "WORKER_LOST_AFTER": str(LOST_AFTER)}
 
 

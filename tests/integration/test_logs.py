@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_json_log_lines_name_the_task(redis_server: RedisServer, service_env: dict[str, str], audio_root: Path) -> None:
-    env = {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/9", "LOG_FORMAT": "json"}
+    env = {**service_env, "REDIS_URL": redis_server.database_url(9), "LOG_FORMAT": "json"}
     web, base_url = start_web(env, ARTIFACTS, name="web-json-logs")
     try:
         body = {"inputs": {"input_dir": {"path": str(audio_root / "batch")}}}

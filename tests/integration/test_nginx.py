@@ -58,7 +58,7 @@ def site_config(web_ports: list[int], port: int, buffering_default: bool) -> str
 def nginx_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     if not Path(NGINX).exists():
         pytest.skip("No nginx (apt-get install nginx; .ci/run does that as root)")
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/18"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(18)}
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ CANCELLED = {"root": {"output_type": "text", "title": "error", "value": "Task ca
 @pytest.fixture(scope="module")
 def scale_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own on the session's Redis, so no other test's worker takes these tasks.
-    url = redis_server.url.rsplit("/", 1)[0] + "/10"
+    url = redis_server.database_url(10)
     return {
         **service_env,
         "REDIS_URL": url,

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def stress_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database no worker listens on: the tests write the task states themselves.
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/7", "SSE_SEND_TIMEOUT": "2"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(7), "SSE_SEND_TIMEOUT": "2"}
 
 
 @pytest.fixture

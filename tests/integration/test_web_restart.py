@@ -34,7 +34,7 @@ FOLLOW = """(url) => {
 
 @pytest.fixture
 def restart_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/8"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(8)}
 
 
 @pytest.fixture

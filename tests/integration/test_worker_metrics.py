@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def metrics_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     return {
         **service_env,
-        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/11",
+        "REDIS_URL": redis_server.database_url(11),
         "WORKER_METRICS_PORT": str(free_port()),
         "LOG_FORMAT": "json",
     }

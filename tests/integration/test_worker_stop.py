@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def stop_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own; a short WORKER_LOST_AFTER, so a handover taken for a death would show.
-    return {**service_env, "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/16", "WORKER_LOST_AFTER": "3"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(16), "WORKER_LOST_AFTER": "3"}
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ ALLOWED_ORIGIN = "https://allowed.example"
 
 @pytest.fixture(scope="module")
 def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url.rsplit("/", 1)[0] + "/12"
+    return redis_server.database_url(12)
 
 
 @pytest.fixture

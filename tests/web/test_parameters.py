@@ -20,7 +20,7 @@ PARAMETERS = ["formats", "language", "mode", "vad", "word_timestamps"]
 
 @pytest.fixture(scope="module")
 def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url.rsplit("/", 1)[0] + "/19"
+    return redis_server.database_url(19)
 
 
 @pytest.fixture
