@@ -66,19 +66,21 @@ class BatchProgress:
 
 
 class SplitProgress:
-    """Percent of a batch whose files several workers transcribe at once: audio seconds done
-    across all of them over the total, finished files counting whole; it never goes back.
+    """Percent of a batch whose units (files, or pieces of long files) several workers
+    transcribe at once: audio seconds done across all of them over the total, finished units
+    counting whole; it never goes back.
 
-    As in ``BatchProgress``, files count equally when no duration is known, and 100 is
-    left for the finished result.
+    As in ``BatchProgress``, units count equally when no duration is known, and 100 is
+    left for the finished result. ``files``: how many files the units are (default: one each).
     """
 
-    def __init__(self, durations: Sequence[float]) -> None:
+    def __init__(self, durations: Sequence[float], files: int | None = None) -> None:
         if any(d < 0 for d in durations):
             raise ValueError(f"durations has a negative value: {list(durations)!r}")
         self._by_seconds = sum(durations) > 0
         self._weights = list(durations) if self._by_seconds else [1.0] * len(durations)
         self._whole = sum(self._weights) or 1.0
+        self._files = len(durations) if files is None else files
         self._best = 0
 
     @property
@@ -91,7 +93,7 @@ class SplitProgress:
         self._best = max(self._best, percent)
 
     def at(self, seconds: Mapping[int, float], done: Collection[int], running: int) -> Meta:
-        """The meta for ``seconds`` into each unfinished file, with files ``done`` finished."""
+        """The meta for ``seconds`` into each unfinished unit, with units ``done`` finished."""
         reached = 0.0
         for index, weight in enumerate(self._weights):
             if index in done:
@@ -100,9 +102,12 @@ class SplitProgress:
                 reached += min(max(seconds.get(index, 0.0), 0.0), weight)
         self._best = max(self._best, min(99, int(100 * reached / self._whole)))
         total = len(self._weights)
+        files = f"{self._files} file{'' if self._files == 1 else 's'}"
+        if total != self._files:
+            files += f" in {total} parts"
         return progress_meta(
             self._best,
-            f"Transcribing {total} file{'' if total == 1 else 's'}: {running} running, {len(done)} done",
+            f"Transcribing {files}: {running} running, {len(done)} done",
             current=len(done),
             total=total,
             running=running,

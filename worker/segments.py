@@ -30,20 +30,25 @@ return id
 
 class SegmentLog:
     def __init__(self, redis: Redis, task_id: str, ttl: int, cap: int = 100_000) -> None:
-        self._key = segments_key(task_id)
-        self._ttl = ttl
-        self._cap = cap
+        self.key = segments_key(task_id)
+        self.ttl = ttl
+        self.cap = cap
         self._append = redis.register_script(_APPEND)
 
-    def publish(self, file: Path, segment: Segment) -> None:
-        """Append ``segment`` of ``file`` (a ``transcription.OnSegment``)."""
-        root = json.dumps(
+    @staticmethod
+    def root(file: Path, segment: Segment) -> str:
+        """What is appended for ``segment`` of ``file``: its event's JSON."""
+        return json.dumps(
             segment_root(str(file), segment.start, segment.end, segment.text.strip()),
             ensure_ascii=False,
             separators=(",", ":"),  # compact, as every other event's data
         )
+
+    def publish(self, file: Path, segment: Segment) -> None:
+        """Append ``segment`` of ``file`` (a ``transcription.OnSegment``)."""
+        root = self.root(file, segment)
         try:
-            self._append(keys=[self._key], args=[root, self._ttl, self._cap])
+            self._append(keys=[self.key], args=[root, self.ttl, self.cap])
         except Exception:
             # Live text is a bonus: the transcript still reaches the result.
             logger.warning("Could not publish a segment of %s", file, exc_info=True)

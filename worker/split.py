@@ -1,10 +1,12 @@
 """A batch split over several workers: the task that took it leads, helper tasks join in.
 
-Every participant claims whole files from the batch's list in Redis until none is left, so
-a helper that starts late (or never) only means the others do more. The leader transcribes
-too, then waits for the files its helpers still have, takes back those whose worker died,
-and returns the batch's result. It alone writes the batch's state, so the percent cannot go
-back, its heartbeat is the batch's, and nothing but it can overwrite a cancelled batch.
+Every participant claims units from the batch's list in Redis until none is left: whole
+files, and pieces of long files (worker/pieces.py), so a helper that starts late (or never)
+only means the others do more, and one long file is transcribed by several workers at once.
+The leader transcribes too, then waits for the units its helpers still have, takes back
+those whose worker died, and returns the batch's result. It alone writes the batch's state,
+so the percent cannot go back, its heartbeat is the batch's, and nothing but it can
+overwrite a cancelled batch.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested
+from worker.pieces import Unit, plan_units
 from worker.progress import Meta, SplitProgress, ThrottledReporter
 from worker.shared_batch import SharedBatch
 from worker.transcription import (
-    OnSegment,
     SegmentSource,
     batch_response,
-    ignore_segment,
     never,
     prepare_batch,
     probe_duration,
@@ -34,7 +35,7 @@ from worker.transcription import (
 
 logger = logging.getLogger(__name__)
 
-# A file is claimed again after its worker died, but not a third time: it may be what kills them.
+# A unit is claimed again after its worker died, but not a third time: it may be what kills them.
 CLAIM_ATTEMPTS = 2
 # The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is.
 _MIN_POLL = 0.05
@@ -51,39 +52,40 @@ def lead_batch(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = never,
-    on_segment: OnSegment = ignore_segment,
     formats: Sequence[str] = ("txt",),
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
-    ``resume``: a leader that stopped handed the batch on; its files are still listed. When
-    ``stopping()`` turns true, the leader gives its file back and raises ``Handover``.
+    ``resume``: a leader that stopped handed the batch on; its units are still listed. When
+    ``stopping()`` turns true, the leader gives its unit back and raises ``Handover``.
     """
     if resume is not None and batch.planned():
         paths = list(resume.paths)
+        units = batch.units()
     else:
         paths = prepare_batch(folder, write_state)
-        batch.plan(paths)
-    progress = SplitProgress([probe_duration(path) for path in paths])
+        units = plan_units(paths, [probe_duration(path) for path in paths], split=helpers > 0)
+        batch.plan(units)
+    progress = SplitProgress([unit.duration for unit in units], files=len(paths))
     if resume is not None:
         progress.reached(resume.percent)
-    helper_ids = [str(uuid.uuid4()) for _ in range(min(helpers, len(paths) - 1))]
+    helper_ids = [str(uuid.uuid4()) for _ in range(min(helpers, len(units) - 1))]
     batch.add_helpers(helper_ids)
     for helper_id in helper_ids:
         send_helper(helper_id)
     poll = max(interval, _MIN_POLL)
     with _StateWriter(lambda: progress.at(**_counts(batch)), write_state, poll):
         while not stopping():
-            work_on(batch, batch.id, load_segments, interval, stopping, on_segment)
+            work_on(batch, batch.id, load_segments, interval, stopping)
             if batch.finished():
                 break
             if not batch.take_back_lost(CLAIM_ATTEMPTS):
                 time.sleep(poll)
     if not batch.finished():
-        # The files done stay in the batch's lists; the next leader carries on from them.
+        # The units done stay in the batch's lists; the next leader carries on from them.
         raise Handover(Checkpoint(tuple(paths), percent=progress.best))
-    transcripts = batch.transcripts(paths)
-    batch.clean_up()
+    transcripts = batch.transcripts(paths, units)
+    batch.clean_up(len(units))
     return batch_response(folder, transcripts, transcripts_fallback, formats)
 
 
@@ -93,32 +95,42 @@ def work_on(
     load_segments: Callable[[], SegmentSource],
     interval: float,
     stopping: Callable[[], bool] = never,
-    on_segment: OnSegment = ignore_segment,
 ) -> int:
-    """Transcribe files of ``batch`` until none is left to claim, or until ``stopping()``
-    (the file begun goes back to the batch, first in line, with how far it got); returns how many."""
+    """Transcribe units of ``batch`` until none is left to claim, or until ``stopping()``
+    (the unit begun goes back to the batch, first in line, with how far it got); returns how many."""
     segments_of: SegmentSource | None = None
     count = 0
     with ThrottledReporter(lambda meta: batch.report_seconds(**meta), interval) as reporter:
         while not stopping() and (claimed := batch.claim(claimer)) is not None:
-            index, path, begun = claimed
+            index, unit, begun = claimed
             # Loaded only once there is work: a helper that comes too late never loads it.
             segments_of = segments_of or load_segments()
-            report = functools.partial(_report_seconds, reporter, index)
+            report = functools.partial(_report_seconds, reporter, index, unit)
+            publish = functools.partial(_publish, batch, index, unit)
             try:
-                transcript = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
+                transcript = transcribe_file(
+                    unit.path, segments_of, report, begun, stopping, publish, unit.start, unit.end
+                )
             except StopRequested as stop:
-                logger.info("Giving %s of batch %s back at %.1f s: stopping", path.name, batch.id, stop.seconds)
+                logger.info("Giving %s of batch %s back at %.1f s: stopping", unit.describe(), batch.id, stop.seconds)
                 batch.release(index, Partial(index, stop.seconds, tuple(stop.segments)))
                 break
-            batch.finish(index, transcript)
-            logger.info("Transcribed %s, file %d of batch %s", path.name, index + 1, batch.id)
+            batch.finish(index, unit, transcript)
+            if unit.whole:
+                logger.info("Transcribed %s, file %d of batch %s", unit.path.name, unit.file + 1, batch.id)
+            else:
+                logger.info("Transcribed %s of file %d of batch %s", unit.describe(), unit.file + 1, batch.id)
             count += 1
     return count
 
 
-def _report_seconds(reporter: ThrottledReporter, index: int, seconds: float) -> None:
-    reporter.report({"index": index, "seconds": seconds})
+def _report_seconds(reporter: ThrottledReporter, index: int, unit: Unit, seconds: float) -> None:
+    # ``seconds`` into the file: what counts is how far into the unit.
+    reporter.report({"index": index, "seconds": seconds - unit.start})
+
+
+def _publish(batch: SharedBatch, index: int, unit: Unit, path: Path, segment: Any) -> None:
+    batch.publish(index, unit, segment)
 
 
 def _counts(batch: SharedBatch) -> dict[str, Any]:

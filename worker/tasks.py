@@ -66,7 +66,8 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
 
     def shared_batch(batch_id: str) -> SharedBatch:
         backend = celery.backend
-        return SharedBatch(backend.client, batch_id, backend.get_key_for_task(batch_id), settings.result_expires)
+        log = SegmentLog(backend.client, batch_id, settings.result_expires)
+        return SharedBatch(backend.client, batch_id, backend.get_key_for_task(batch_id), settings.result_expires, log)
 
     @celery.task(name=TRANSCRIBE_TASK, bind=True)
     def transcribe(self: Task, input_dir: str, **parameters: Any) -> dict[str, Any]:
@@ -106,7 +107,6 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
                 resume=resume,
                 stopping=stopping,
                 formats=options.formats,
-                on_segment=on_segment,
             )
         # Closed (pending progress written) before any handover writes its state.
         with progress_reporter(task, settings) as reporter:
@@ -123,11 +123,9 @@ def register_tasks(celery: Celery, settings: WorkerSettings, stopping: Callable[
 
     @celery.task(name=HELP_TASK, bind=True)
     def help_transcribe(self: Task, batch_id: str, **parameters: Any) -> int:
-        """Transcribe files of a split batch until none is left (or the worker stops); returns how many."""
+        """Transcribe units of a split batch until none is left (or the worker stops); returns how many."""
         load = segments(TranscribeOptions.of(**parameters))
-        log = SegmentLog(celery.backend.client, batch_id, settings.result_expires)
-        batch = shared_batch(batch_id)
-        return work_on(batch, self.request.id, load, settings.progress_interval, stopping, log.publish)
+        return work_on(shared_batch(batch_id), self.request.id, load, settings.progress_interval, stopping)
 
     @celery.task(name=INSPECT_TASK, bind=True)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:

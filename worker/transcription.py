@@ -35,9 +35,12 @@ OnSegment = Callable[[Path, Segment], None]
 
 
 class SegmentSource(Protocol):
-    """A file's segments, from ``start`` seconds into it (``prompt``: the text before that)."""
+    """A file's segments, from ``start`` seconds into it (``prompt``: the text before that) to
+    ``end`` (None: its end)."""
 
-    def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterable[Segment]: ...
+    def __call__(
+        self, path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+    ) -> Iterable[Segment]: ...
 
 
 def never() -> bool:
@@ -116,16 +119,23 @@ def transcribe_file(
     begun: Partial | None = None,
     stopping: Callable[[], bool] = never,
     on_segment: OnSegment = ignore_segment,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> Transcript:
-    """One file's transcript, reporting how many seconds into it each segment ends.
+    """One file's transcript (or that of its piece from ``start`` to ``end`` seconds), reporting
+    how many seconds into the file each segment ends.
 
     ``begun``: the file was transcribed up to there already (by a worker that stopped).
     When ``stopping()`` turns true after a segment, raises ``StopRequested`` with what is done.
     """
     kept = list(begun.segments) if begun else []
-    reached = begun.seconds if begun else 0.0
+    reached = begun.seconds if begun else start
+    prompt = begun.prompt if begun else None
     try:
-        segments = segments_of(path, reached, begun.prompt) if begun and reached else segments_of(path)
+        if end is not None:
+            segments = segments_of(path, reached, prompt, end)
+        else:
+            segments = segments_of(path, reached, prompt) if reached else segments_of(path)
         for segment in segments:
             timed = _timed(segment)
             if timed.text:  # a blank segment would be an empty subtitle
@@ -160,11 +170,14 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
         return _batched_segments(model, options)
     decoding = options.decoding()
 
-    def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
-        # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
-        # prompt, as it would have been had the file been transcribed in one go. (faster-whisper
-        # ignores vad_filter with clip_timestamps: a resumed file's rest is decoded whole.)
-        clip: str | list[float] = [start] if start else "0"
+    def segments_of(
+        path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+    ) -> Iterator[Segment]:
+        # From ``start`` (to ``end``): faster-whisper's clip_timestamps, with the text before it
+        # as the prompt, as it would have been had the file been transcribed in one go.
+        # (faster-whisper ignores vad_filter with clip_timestamps: a resumed file's rest, or a
+        # piece of a split file, is decoded whole; its times are the file's.)
+        clip: str | list[float] = [start, end] if end is not None else [start] if start else "0"
         segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt, **decoding)
         return segments
 
@@ -179,13 +192,16 @@ def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> Segmen
     decoding = options.decoding()
     rate = model.feature_extractor.sampling_rate
 
-    def segments_of(path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[Segment]:
-        if not start:
+    def segments_of(
+        path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+    ) -> Iterator[Segment]:
+        if not start and end is None:
             segments, _info = pipeline.transcribe(str(path), **decoding)
             return segments
         # The pipeline's clip_timestamps are its windows, not a start: decode the rest of the
-        # file and put its times back on the file's clock.
-        rest = decode_audio(str(path), sampling_rate=rate)[int(start * rate) :]
+        # file (up to ``end``) and put its times back on the file's clock.
+        stop = None if end is None else int(end * rate)
+        rest = decode_audio(str(path), sampling_rate=rate)[int(start * rate) : stop]
         segments, _info = pipeline.transcribe(rest, initial_prompt=prompt, **decoding)
         return (_shifted(segment, start) for segment in segments)
 
