@@ -169,28 +169,49 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     if options.batched:
         return _batched_segments(model, options)
     decoding = options.decoding()
+    audio_of = _last_decoded(model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
     ) -> Iterator[Segment]:
-        # From ``start`` (to ``end``): faster-whisper's clip_timestamps, with the text before it
-        # as the prompt, as it would have been had the file been transcribed in one go.
-        # (faster-whisper ignores vad_filter with clip_timestamps: a resumed file's rest, or a
-        # piece of a split file, is decoded whole; its times are the file's.)
-        clip: str | list[float] = [start, end] if end is not None else [start] if start else "0"
+        if end is not None:
+            # A piece of a split file: its stretch of the file, decoded once for all the pieces
+            # this worker gets (faster-whisper's clip_timestamps would decode the whole file and
+            # compute its features for each piece: seconds per piece of a long file), its times
+            # put back on the file's clock.
+            segments, _info = model.transcribe(audio_of(path, start, end), initial_prompt=prompt, **decoding)
+            return (_shifted(segment, start) for segment in segments)
+        # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
+        # prompt, as it would have been had the file been transcribed in one go. (faster-whisper
+        # ignores vad_filter with clip_timestamps: a resumed file's rest is decoded whole.)
+        clip: str | list[float] = [start] if start else "0"
         segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt, **decoding)
         return segments
 
     return segments_of
 
 
+def _last_decoded(rate: int) -> Callable[[Path, float, float | None], Any]:
+    """The samples of a file from ``start`` to ``end`` seconds (None: its end); the last file
+    decoded is kept, as a worker often gets several pieces of one file in a row."""
+    from faster_whisper.audio import decode_audio
+
+    @functools.lru_cache(maxsize=1)
+    def decoded(path: Path) -> Any:
+        return decode_audio(str(path), sampling_rate=rate)
+
+    def audio_of(path: Path, start: float, end: float | None) -> Any:
+        return decoded(path)[int(start * rate) : None if end is None else int(end * rate)]
+
+    return audio_of
+
+
 def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> SegmentSource:
     from faster_whisper import BatchedInferencePipeline
-    from faster_whisper.audio import decode_audio
 
     pipeline = BatchedInferencePipeline(model)
     decoding = options.decoding()
-    rate = model.feature_extractor.sampling_rate
+    audio_of = _last_decoded(model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
@@ -200,9 +221,7 @@ def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> Segmen
             return segments
         # The pipeline's clip_timestamps are its windows, not a start: decode the rest of the
         # file (up to ``end``) and put its times back on the file's clock.
-        stop = None if end is None else int(end * rate)
-        rest = decode_audio(str(path), sampling_rate=rate)[int(start * rate) : stop]
-        segments, _info = pipeline.transcribe(rest, initial_prompt=prompt, **decoding)
+        segments, _info = pipeline.transcribe(audio_of(path, start, end), initial_prompt=prompt, **decoding)
         return (_shifted(segment, start) for segment in segments)
 
     return segments_of
