@@ -3,8 +3,12 @@ by both, merged in order; its live segments in order and each once; its percent 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,7 +93,7 @@ def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_f
     assert not redis.keys(f"live-progress:batch:{batch_id}:*")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def workers(long_env: dict[str, str]) -> Iterator[list[Process]]:
     started = [start_worker(long_env, ARTIFACTS, name=f"worker-long-{n}") for n in "ab"]
     yield started
@@ -98,7 +102,7 @@ def workers(long_env: dict[str, str]) -> Iterator[list[Process]]:
 
 
 @pytest.fixture(scope="module")
-def web(long_env: dict[str, str], workers: list[Process]) -> Iterator[str]:
+def web(long_env: dict[str, str]) -> Iterator[str]:
     process, base_url = start_web(long_env, ARTIFACTS, name="web-long")
     yield base_url
     process.stop()
@@ -119,15 +123,27 @@ def pieces_done(worker: Process, batch_id: str) -> list[str]:
     ]
 
 
+def assert_segments_in_order_once(events: list[Event], transcript: str) -> None:
+    segments = [e.data["root"] for e in events if e.event == "segment"]
+    assert len({e.id for e in events if e.event == "segment"}) == len(segments), "a segment was sent twice"
+    times = [(root["start"], root["end"]) for root in segments]
+    assert times == sorted(set(times)), f"segments out of order or repeated: {times}"
+    assert " ".join(t for root in segments if (t := root["text"])) == transcript
+
+
+async def submit_long(client: httpx.AsyncClient, folder: Path) -> dict[str, str]:
+    response = await client.post(
+        "/audio/transcribe",
+        json={"inputs": {"input_dir": {"path": str(folder)}}, "parameters": {"formats": "txt,json,srt"}},
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
 async def test_a_long_file_is_transcribed_by_both_workers_in_pieces_and_merged_in_order(
     client: httpx.AsyncClient, workers: list[Process], long_folder: Path
 ) -> None:
-    response = await client.post(
-        "/audio/transcribe",
-        json={"inputs": {"input_dir": {"path": str(long_folder)}}, "parameters": {"formats": "txt,json,srt"}},
-    )
-    assert response.status_code == 202, response.text
-    task = response.json()
+    task = await submit_long(client, long_folder)
     events: list[Event] = await read_events(client, task["events_url"])
 
     final = events[-1]
@@ -150,11 +166,8 @@ async def test_a_long_file_is_transcribed_by_both_workers_in_pieces_and_merged_i
     assert any(re.fullmatch(rf"Transcribing 1 file in {pieces} parts: 2 running, \d done", d) for d in descriptions)
 
     # Live segments: in order and each once, and they add up to the transcript.
+    assert_segments_in_order_once(events, text["value"])
     segments = [e for e in events if e.event == "segment"]
-    assert len({e.id for e in segments}) == len(segments), "a segment was sent twice"
-    starts = [e.data["root"]["start"] for e in segments]
-    assert starts == sorted(starts), "segments out of order"
-    assert " ".join(t for e in segments if (t := e.data["root"]["text"])) == text["value"]
 
     # The transcript files hold the merged segments in order, to the end of the recording.
     written = {f["format"]: Path(final.data["root"]["transcripts_dir"]) / f["name"] for f in text["files"]}
@@ -164,3 +177,61 @@ async def test_a_long_file_is_transcribed_by_both_workers_in_pieces_and_merged_i
     assert [s["text"] for s in timed] == [e.data["root"]["text"] for e in segments if e.data["root"]["text"]]
     assert written["srt"].read_text().count(" --> ") == len(timed)
     assert written["txt"].read_text().strip() == text["value"]
+
+
+def stop_group(worker: Process) -> None:
+    """SIGTERM to the worker's group, as systemd and honcho send it; waits for it to exit."""
+    os.killpg(worker.popen.pid, signal.SIGTERM)
+    worker.popen.wait(60)
+    worker.stop()
+
+
+async def test_pieces_begun_when_the_workers_stop_go_on_where_they_stopped(
+    client: httpx.AsyncClient, long_env: dict[str, str], long_folder: Path
+) -> None:
+    old = [start_worker(long_env, ARTIFACTS, name=f"worker-long-old-{n}") for n in (1, 2)]
+    try:
+        task = await submit_long(client, long_folder)
+        watching = asyncio.create_task(read_events(client, task["events_url"]))
+        deadline = time.monotonic() + 120
+        # Both workers in the middle of a piece.
+        while (
+            not re.search(
+                r"parts: 2 running",
+                (root := (await client.get(task["result_url"])).json()["root"]).get("description", ""),
+            )
+            or root["percent"] < 10
+        ):
+            assert time.monotonic() < deadline, root
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*(asyncio.to_thread(stop_group, worker) for worker in old))
+    finally:
+        for worker in old:
+            worker.stop()
+    waiting = (await client.get(task["result_url"])).json()["root"]
+    assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting
+    given_back = [re.findall(r"Giving (long.wav .*?) of batch", worker.log()) for worker in old]
+    assert any(given_back), "no piece was given back part-done"
+
+    new = [start_worker(long_env, ARTIFACTS, name=f"worker-long-new-{n}") for n in (1, 2)]
+    try:
+        events = await asyncio.wait_for(watching, 180)
+    finally:
+        for worker in new:
+            worker.stop()
+    assert [e.event for e in events if e.event not in ("progress", "status", "segment")] == ["result"]
+    seen = percents(events)
+    assert seen == sorted(seen), f"percent went back: {seen}"
+    (text,) = events[-1].data["root"]["texts"]
+    assert text["subtitle"] is None, text
+    assert_segments_in_order_once(events, text["value"])
+    numbers = [
+        int(n)
+        for worker in old + new
+        for n in re.findall(
+            rf"Transcribed long.wav .*?, piece (\d+) of \d+ of file 1 of batch {task['task_id']}", worker.log()
+        )
+    ]
+    assert sorted(numbers) == list(range(1, max(numbers) + 1)), numbers
+    # A piece given back part-done goes on from there: not from its start.
+    assert re.search(r"Resuming ", "".join(worker.log() for worker in new))
