@@ -131,6 +131,19 @@ def test_split_meta_of_one_file_says_file() -> None:
     assert SplitProgress([10]).at({0: 5.0}, set(), running=1)["description"] == "Transcribing 1 file: 1 running, 0 done"
 
 
+def test_split_meta_of_a_file_in_pieces_counts_the_pieces_seconds_and_says_parts() -> None:
+    # One 240 s file in four pieces: two done, the third 30 s in, the fourth not begun.
+    meta = SplitProgress([62.0, 64.4, 62.0, 51.6], files=1).at({2: 30.0}, {0, 1}, running=2)
+
+    assert meta == {
+        "percent": int(100 * (62.0 + 64.4 + 30.0) / 240.0),
+        "description": "Transcribing 1 file in 4 parts: 2 running, 2 done",
+        "current": 2,
+        "total": 4,
+        "running": 2,
+    }
+
+
 def test_split_percent_never_goes_back_when_a_file_starts_over() -> None:
     progress = SplitProgress([10, 10])
     progress.at({0: 8.0}, set(), running=1)
