@@ -129,10 +129,9 @@ def plan_units(paths: Sequence[Path], durations: Sequence[float], split: bool) -
             units.append(Unit(index, path, duration))
             continue
         logger.info("Splitting %s (%.0f s) into %d pieces at pauses", path.name, ranges[-1][1], len(ranges))
+        # The last piece ends where the decoded audio does: the same decoder cuts the pieces.
         for number, (start, end) in enumerate(ranges):
-            last = number == len(ranges) - 1
-            # The last piece runs to the file's end, whatever a decoder makes of its length.
-            units.append(Unit(index, path, end - start, start, None if last else end, number, len(ranges)))
+            units.append(Unit(index, path, end - start, start, end, number, len(ranges)))
     return units
 
 
