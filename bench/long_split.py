@@ -1,0 +1,162 @@
+"""One long recording on one worker process and split over two (issue 14): wall time, speed-up,
+and how much the split transcript differs from the unsplit one.
+
+    scripts/bench long_split [--minutes 10] [--runs 1]
+
+Starts its own redis-server and one web process; builds a recording of about ``--minutes``
+from the committed clips (bench/long_recording.py); then, for each set-up in turn, starts
+its workers (one CTranslate2 thread each unless the set-up says otherwise), warms them up,
+runs the recording through the service (POST, then SSE to the result) and stops them.
+Prints each set-up's wall time (median over the runs), its speed-up over the first, the
+pieces each worker transcribed, and the word error rate of each transcript against the first
+set-up's (bench/wer.py): what cutting the file at pauses costs in words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from bench.e2e import DATA
+from bench.long_recording import build
+from bench.wer import word_error_rate
+from launch.processes import Process, start_web, start_worker
+from launch.redis_server import RedisServer
+
+
+@dataclass(frozen=True)
+class Setup:
+    label: str
+    workers: int
+    split_batches: int
+    cpu_threads: int
+
+
+SETUPS = [
+    Setup("1 worker, 1 thread (unsplit)", 1, 1, 1),
+    Setup("2 workers, 1 thread each, SPLIT_BATCHES=2", 2, 2, 1),
+    Setup("1 worker, 2 threads (unsplit)", 1, 1, 2),
+]
+
+
+@dataclass
+class Run:
+    wall_s: float
+    text: str
+    segments: int
+
+
+async def through_service(base_url: str, folder: Path) -> Run:
+    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=1800)) as client:
+        started = time.perf_counter()
+        response = await client.post("/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}})
+        response.raise_for_status()
+        segments = 0
+        async with aconnect_sse(client, "GET", response.json()["events_url"]) as source:
+            async for sse in source.aiter_sse():
+                if sse.event == "segment":
+                    segments += 1
+                elif sse.event in {"result", "error"}:
+                    assert sse.event == "result", sse.data
+                    texts = json.loads(sse.data)["root"]["texts"]
+                    break
+        wall = time.perf_counter() - started
+    assert len(texts) == 1 and texts[0]["subtitle"] is None, texts
+    return Run(wall, texts[0]["value"], segments)
+
+
+def pieces_done(worker: Process) -> int:
+    """Pieces of long files this worker transcribed (worker/split.py logs each)."""
+    return len(re.findall(r"\] Transcribed \S+ .*, piece \d+ of \d+", worker.log()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+
+    runs: dict[str, list[Run]] = {setup.label: [] for setup in SETUPS}
+    shares: dict[str, list[list[int]]] = {setup.label: [] for setup in SETUPS}
+    loads: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-long-split-") as tmp, RedisServer() as redis:
+        root = Path(tmp)
+        recording, warm = root / "recording", root / "warm"
+        recording.mkdir()
+        audio_seconds = build(recording / "long.wav", args.minutes * 60)
+        warm.mkdir()
+        for n in range(4):  # enough files that every worker of a split set-up loads its model
+            (warm / f"{n}-weather.mp3").write_bytes((DATA / "batch" / "weather.mp3").read_bytes())
+        env = {**os.environ, "REDIS_URL": redis.url, "ALLOWED_ROOTS": str(root), "TRANSCRIPTS_DIR": str(root / "fb")}
+        logs = root / "logs"
+        web, base_url = start_web(env, logs)
+        try:
+            for run in range(args.runs):
+                for setup in SETUPS:
+                    worker_env = {
+                        **env,
+                        "SPLIT_BATCHES": str(setup.split_batches),
+                        "WHISPER_CPU_THREADS": str(setup.cpu_threads),
+                    }
+                    workers = [start_worker(worker_env, logs, name=f"worker-{n}") for n in range(setup.workers)]
+                    try:
+                        asyncio.run(warm_up(base_url, warm))
+                        before = [pieces_done(w) for w in workers]
+                        result = asyncio.run(through_service(base_url, recording))
+                        shares[setup.label].append([pieces_done(w) - b for w, b in zip(workers, before, strict=True)])
+                    finally:
+                        for worker in workers:
+                            worker.stop()
+                    runs[setup.label].append(result)
+                    loads.append(os.getloadavg()[0])
+                    print(
+                        f"run {run + 1}/{args.runs} {setup.label}: {result.wall_s:.1f} s "
+                        f"(load average {os.getloadavg()[0]:.2f})",
+                        flush=True,
+                    )
+        finally:
+            web.stop()
+
+    print(
+        f"\n# bench.long_split on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"one recording of {audio_seconds:.0f} s, runs={args.runs} (medians); load average (1 min) after "
+        f"each run: {', '.join(f'{load:.1f}' for load in loads)}"
+    )
+    reference = runs[SETUPS[0].label][0].text
+    base = statistics.median(r.wall_s for r in runs[SETUPS[0].label])
+    for setup in SETUPS:
+        wall = statistics.median(r.wall_s for r in runs[setup.label])
+        wer = max(word_error_rate(reference, r.text) for r in runs[setup.label])
+        pieces = ""
+        if setup.split_batches > 1:
+            pieces = "; pieces per worker: " + ", ".join("/".join(map(str, share)) for share in shares[setup.label])
+        print(
+            f"  {setup.label:<44} {wall:7.1f} s  x{base / wall:.2f}  {audio_seconds / wall:5.1f}x real time  "
+            f"WER vs first {wer:.1%}  words {len(runs[setup.label][0].text.split())}{pieces}"
+        )
+
+
+async def warm_up(base_url: str, folder: Path) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=300)) as client:
+        response = await client.post("/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}})
+        response.raise_for_status()
+        async with aconnect_sse(client, "GET", response.json()["events_url"]) as source:
+            async for sse in source.aiter_sse():
+                if sse.event in {"result", "error"}:
+                    break
+
+
+if __name__ == "__main__":
+    main()
