@@ -44,11 +44,12 @@ def _at_speed(audio: np.ndarray, speed: float) -> np.ndarray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
-def build(out: Path, seconds: float, seed: int = 7) -> float:
-    """Write a recording of at least ``seconds`` to ``out``; returns its duration."""
+def build(out: Path, seconds: float, seed: int = 7, lead: float = 0.0) -> float:
+    """Write a recording of at least ``seconds`` to ``out``; returns its duration. ``lead``:
+    seconds of silence before it (the same speech, each 30-second window of the model elsewhere)."""
     rng = random.Random(seed)
     pieces = sentences()
-    parts: list[np.ndarray] = []
+    parts: list[np.ndarray] = [np.zeros(int(RATE * lead), dtype=np.float32)]
     total, round_number, previous = 0, 0, list(range(len(pieces)))
     while total < seconds * RATE:
         order = list(range(len(pieces)))
