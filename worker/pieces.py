@@ -3,9 +3,11 @@
 With ``SPLIT_BATCHES`` above 1, a file longer than ``LONG_FILE_SECONDS`` becomes pieces of
 about ``PIECE_SECONDS`` each, cut in the middle of a pause that faster-whisper's own VAD
 (Silero) finds, so no word is cut in two. Each piece is one claimable unit of the shared
-batch (worker/shared_batch.py) and is decoded on its own with faster-whisper's
-``clip_timestamps=[start, end]``; its segments keep the file's times, and the pieces'
-transcripts are merged, in order, into the file's one transcript.
+batch (worker/shared_batch.py). A worker decodes the file's audio once for the pieces it
+gets and transcribes each piece's stretch of samples (faster-whisper's ``clip_timestamps``
+would compute the whole file's features again for every piece); its segments are put back on
+the file's clock, and the pieces' transcripts are merged, in order, into the file's one
+transcript.
 """
 
 from __future__ import annotations
