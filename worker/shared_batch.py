@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 # Claims the next file, atomically with recording who has it (a claimer that died between
 # the two would lose the file), and only while the batch runs: a batch that was cancelled
 # or has lost its leader hands out nothing more.
-# KEYS: todo, claims, the batch's Celery state, its heartbeat. ARGV: the claimer's task id.
+# KEYS: todo, claims, the batch's Celery state, its heartbeat. ARGV: the claimer's task id,
+# the keys' ttl.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[4]) == 0 then return false end
 local stored = redis.call('GET', KEYS[3])
@@ -43,7 +44,10 @@ if stored then
   end
 end
 local index = redis.call('LPOP', KEYS[1])
-if index then redis.call('HSET', KEYS[2], index, ARGV[1]) end
+if index then
+  redis.call('HSET', KEYS[2], index, ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return index
 """
 
@@ -62,7 +66,6 @@ if ARGV[5] ~= '' then
   redis.call('EXPIRE', prefix .. piece, ARGV[7])
 end
 if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'done:' .. piece, 1) end
-redis.call('EXPIRE', KEYS[2], ARGV[7])
 local at = tonumber(redis.call('HGET', KEYS[2], 'next:' .. first) or first)
 while at <= last do
   local sent = tonumber(redis.call('HGET', KEYS[2], 'sent:' .. at) or 0)
@@ -80,6 +83,7 @@ while at <= last do
   at = at + 1
   redis.call('HSET', KEYS[2], 'next:' .. first, at)
 end
+redis.call('EXPIRE', KEYS[2], ARGV[7])
 """
 
 
@@ -156,15 +160,17 @@ class SharedBatch:
         """Give a claimed unit back, first in line, with how far it got (its claimer is stopping)."""
         with self._redis.pipeline() as pipe:
             pipe.hset(self._partials, str(index), json.dumps(begun.to_dict()))
+            pipe.expire(self._partials, self._ttl)
             pipe.hdel(self._claims, str(index))
             pipe.lpush(self._todo, index)
+            pipe.expire(self._todo, self._ttl)
             pipe.execute()
 
     def claim(self, claimer: str) -> tuple[int, Unit, Partial | None] | None:
         """The next unit for ``claimer`` to transcribe, with how far a stopped worker got in it,
         or None when there is none (any more)."""
         keys: list[str | bytes] = [self._todo, self._claims, self._state_key, heartbeat_key(self.id)]
-        index = self._claim(keys=keys, args=[claimer])
+        index = self._claim(keys=keys, args=[claimer, self._ttl])
         if index is None:
             return None
         with self._redis.pipeline(transaction=False) as pipe:
@@ -178,7 +184,7 @@ class SharedBatch:
 
     def report_seconds(self, index: int, seconds: float) -> None:
         """``seconds`` into unit ``index`` (from its start) are transcribed."""
-        self._redis.hset(self._seconds, str(index), repr(seconds))
+        self._set(self._seconds, str(index), repr(seconds))
 
     def publish(self, index: int, unit: Unit, segment: Segment) -> None:
         """Publish a live ``segment`` of unit ``index``: now, or when the earlier pieces of its
@@ -191,7 +197,7 @@ class SharedBatch:
             self._in_order(index, unit, self._log.root(unit.path, segment), done=False)
 
     def finish(self, index: int, unit: Unit, transcript: Transcript) -> None:
-        self._redis.hset(self._texts, str(index), json.dumps(transcript.to_dict()))
+        self._set(self._texts, str(index), json.dumps(transcript.to_dict()))
         if self._log is not None and not unit.whole:
             self._in_order(index, unit, "", done=True)
 
@@ -239,12 +245,16 @@ class SharedBatch:
             with self._redis.pipeline() as pipe:
                 pipe.hdel(self._claims, str(index))
                 pipe.hincrby(self._losses, str(index), 1)
+                pipe.expire(self._losses, self._ttl)
                 pipe.hget(self._units, index)
-                _, losses, stored = pipe.execute()
+                _, losses, _, stored = pipe.execute()
             unit = Unit.from_json(stored)
             if losses < attempts:
                 logger.warning("Taking back %s of batch %s: its worker was lost", unit.describe(), self.id)
-                self._redis.rpush(self._todo, index)
+                with self._redis.pipeline() as pipe:
+                    pipe.rpush(self._todo, index)
+                    pipe.expire(self._todo, self._ttl)
+                    pipe.execute()
             else:
                 logger.warning(
                     "Giving up on %s of batch %s: %d workers were lost on it", unit.describe(), self.id, losses
@@ -262,6 +272,14 @@ class SharedBatch:
         return [
             pieces[0] if len(pieces) == 1 else merge(path, pieces) for path, pieces in zip(paths, by_file, strict=True)
         ]
+
+    def _set(self, key: str, field: str, value: str) -> None:
+        # Each write that may create a hash gives it the batch's expiry, so a batch whose
+        # leader never cleans up (cancelled, its worker killed) leaves nothing for ever.
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, field, value)
+            pipe.expire(key, self._ttl)
+            pipe.execute()
 
     def clean_up(self, units: int) -> None:
         """Delete the batch's lists (``units``: how many it has)."""

@@ -18,12 +18,12 @@ import pytest
 from redis import Redis
 
 from bench.long_recording import build
-from contract import segments_key
+from contract import heartbeat_key, segments_key
 from launch.processes import Process, start_web, start_worker
 from launch.redis_server import RedisServer
 from tests.integration.clients import Event, percents, read_events
 from tests.integration.conftest import ARTIFACTS
-from worker.checkpoint import Transcript
+from worker.checkpoint import Partial, Transcript
 from worker.pieces import LONG_FILE_SECONDS, Unit
 from worker.segments import SegmentLog
 from worker.shared_batch import SharedBatch
@@ -91,6 +91,33 @@ def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_f
     assert len(_published(redis, batch_id)) == 6
     batch.clean_up(len(units))
     assert not redis.keys(f"live-progress:batch:{batch_id}:*")
+
+
+def test_a_batch_left_behind_leaves_nothing_without_an_expiry(redis: Redis) -> None:
+    # A leader killed, or a batch cancelled, never cleans up: every key its participants wrote
+    # must expire with the result.
+    batch_id = "abandoned-test"
+    log = SegmentLog(redis, batch_id, ttl=60)
+    batch = SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, log)
+    path = Path("/audio/long.wav")
+    units = [Unit(0, Path("/audio/a.wav"), 5.0)] + [
+        Unit(1, path, 60.0, 60.0 * n, None if n == 1 else 120.0, n, 2) for n in range(2)
+    ]
+    batch.plan(units)
+    redis.set(heartbeat_key(batch_id), "1", ex=60)
+    claimed = [batch.claim("helper-1") for _ in units]
+    assert [claim[0] for claim in claimed if claim] == [0, 1, 2]
+    batch.report_seconds(0, 2.5)
+    batch.publish(2, units[2], _segment(61, 65, "held"))
+    batch.finish(0, units[0], Transcript(units[0].path, text="done"))
+    batch.release(1, Partial(index=1, seconds=10.0, segments=()))
+    redis.delete(heartbeat_key("helper-1"))  # it beat never: lost
+    batch.take_back_lost(attempts=2)
+
+    keys = redis.keys(f"live-progress:batch:{batch_id}:*")
+    assert len(keys) >= 7
+    assert {key: redis.ttl(key) for key in keys if not 0 < redis.ttl(key) <= 60} == {}
+    redis.delete(*keys, heartbeat_key(batch_id), segments_key(batch_id))
 
 
 @pytest.fixture
