@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from redis_url import is_sentinel
+
 TRANSCRIBE_TASK = "audio.transcribe"
 INSPECT_TASK = "audio.inspect"
 WORKER_LOST = "worker lost"
@@ -40,9 +42,20 @@ def is_audio_file(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
 
 
-def celery_config(broker_url: str, result_backend: str, result_expires: int) -> dict[str, Any]:
-    """Celery settings both sides must agree on (serialisation, where results live)."""
-    return {
+def celery_config(
+    broker_url: str, result_backend: str, result_expires: int, sentinel_master: str | None = None
+) -> dict[str, Any]:
+    """Celery settings both sides must agree on (serialisation, where results live).
+
+    A ``sentinel://`` broker or backend (redis_url.py) is Celery's and kombu's own Sentinel
+    support, told the master's name; its sentinels time out like Redis does (kombu and
+    Celery give them no timeout at all otherwise, so one sentinel that hangs would too)."""
+    sentinel = {
+        "master_name": sentinel_master,
+        "sentinel_kwargs": {"socket_connect_timeout": 3, "socket_timeout": 3},
+    }
+    broker_options: dict[str, Any] = {"socket_connect_timeout": 3}
+    config: dict[str, Any] = {
         "broker_url": broker_url,
         "result_backend": result_backend,
         "result_expires": result_expires,
@@ -50,9 +63,14 @@ def celery_config(broker_url: str, result_backend: str, result_expires: int) -> 
         "result_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"socket_connect_timeout": 3},
+        "broker_transport_options": broker_options,
         "redis_socket_connect_timeout": 3,
     }
+    if is_sentinel(broker_url):
+        broker_options.update(sentinel)
+    if is_sentinel(result_backend):
+        config["result_backend_transport_options"] = dict(sentinel)
+    return config
 
 
 def progress_meta(percent: float, description: str, **extra: Any) -> dict[str, Any]:
