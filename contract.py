@@ -48,8 +48,8 @@ def celery_config(
     """Celery settings both sides must agree on (serialisation, where results live).
 
     A ``sentinel://`` broker or backend (redis_url.py) is Celery's and kombu's own Sentinel
-    support, told the master's name; its sentinels time out like Redis does (kombu and
-    Celery give them no timeout at all otherwise, so one sentinel that hangs would too)."""
+    support, told the master's name. Its connections to the sentinels time out (Celery's
+    backend gives them no timeout otherwise, so one sentinel that hangs would hang it)."""
     sentinel = {
         "master_name": sentinel_master,
         "sentinel_kwargs": {"socket_connect_timeout": 3, "socket_timeout": 3},
@@ -70,6 +70,12 @@ def celery_config(
         broker_options.update(sentinel)
     if is_sentinel(result_backend):
         config["result_backend_transport_options"] = dict(sentinel)
+        # Celery's Redis backend retries the SET of a state but not the GET it reads first (to
+        # keep a SUCCESS): a job's result stored while the primary fails over would be lost.
+        # Retried across a failover instead: up to about a minute, a second apart at most.
+        config["result_backend_always_retry"] = True
+        config["result_backend_max_retries"] = 120
+        config["result_backend_max_sleep_between_retries_ms"] = 1_000
     return config
 
 

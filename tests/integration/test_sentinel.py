@@ -135,6 +135,9 @@ async def test_a_job_survives_the_primary_failing_over(
     at_kill = max(percents(before), default=0)
     assert max(percents(after), default=0) > at_kill, "the job did not go on after the failover"
     gap = after[0].at - before[-1].at
+    # The worker takes new jobs from the new primary, and the web sends them there.
+    again = await submit(client, audio_root / "batch")
+    assert (await follow(client, again["events_url"]))[0][-1].event == "result"
     print(
         f"\nfailover: sentinels promoted the replica {failover:.1f} s after kill -9 of the primary; "
         f"the stream's gap {gap:.2f} s (first event {after[0].at - killed:.2f} s after the kill, "

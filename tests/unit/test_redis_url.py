@@ -96,6 +96,9 @@ def test_celery_is_told_the_masters_name_for_each_sentinel_url() -> None:
     assert only_backend["result_backend_transport_options"]["master_name"] == "mymaster"
     assert "master_name" not in plain["broker_transport_options"]
     assert "result_backend_transport_options" not in plain
+    # Celery retries every read and write of a state across a failover (its default retries only the SET).
+    assert both["result_backend_always_retry"] is True
+    assert "result_backend_always_retry" not in plain
 
 
 def test_celerys_own_sentinel_backend_and_transport_take_the_settings() -> None:
