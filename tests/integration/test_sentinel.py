@@ -165,7 +165,8 @@ async def test_a_primary_demoted_while_it_stays_up_is_left(
     await eventually(transcribing, timeout=120, what="the job to be well under way")
     with Redis(port=setup.sentinel_ports[0]) as sentinel:
         assert sentinel.sentinel_failover(MASTER)
-    await asyncio.to_thread(wait_for_failover, setup)
+    asked = time.monotonic()
+    promoted = await asyncio.to_thread(wait_for_failover, setup)
 
     events, reconnects = await asyncio.wait_for(watching, 240)
     assert events[-1].event == "result", events[-3:]
@@ -182,8 +183,10 @@ async def test_a_primary_demoted_while_it_stays_up_is_left(
     for connection in connections:
         seen = percents(connection)
         assert seen == sorted(seen), f"percent went back: {seen}"
+    [moved] = [event.at - asked for event in events if event.event == "error" and event.data.get("reconnect")]
     print(
-        f"\ndemoted primary: {reconnects} reconnect(s), percents by connection "
+        f"\ndemoted primary: the replica promoted {promoted:.1f} s after SENTINEL FAILOVER, the stream's "
+        f"reconnect error {moved:.1f} s after it; percents by connection "
         f"{[percents(connection) for connection in connections]}; load average {os.getloadavg()[0]:.2f}"
     )
 
