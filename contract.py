@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from redis_url import is_sentinel
+
 TRANSCRIBE_TASK = "audio.transcribe"
 INSPECT_TASK = "audio.inspect"
 WORKER_LOST = "worker lost"
@@ -40,9 +42,20 @@ def is_audio_file(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
 
 
-def celery_config(broker_url: str, result_backend: str, result_expires: int) -> dict[str, Any]:
-    """Celery settings both sides must agree on (serialisation, where results live)."""
-    return {
+def celery_config(
+    broker_url: str, result_backend: str, result_expires: int, sentinel_master: str | None = None
+) -> dict[str, Any]:
+    """Celery settings both sides must agree on (serialisation, where results live).
+
+    A ``sentinel://`` broker or backend (redis_url.py) is Celery's and kombu's own Sentinel
+    support, told the master's name. Its connections to the sentinels time out (Celery's
+    backend gives them no timeout otherwise, so one sentinel that hangs would hang it)."""
+    sentinel = {
+        "master_name": sentinel_master,
+        "sentinel_kwargs": {"socket_connect_timeout": 3, "socket_timeout": 3},
+    }
+    broker_options: dict[str, Any] = {"socket_connect_timeout": 3}
+    config: dict[str, Any] = {
         "broker_url": broker_url,
         "result_backend": result_backend,
         "result_expires": result_expires,
@@ -50,9 +63,20 @@ def celery_config(broker_url: str, result_backend: str, result_expires: int) -> 
         "result_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"socket_connect_timeout": 3},
+        "broker_transport_options": broker_options,
         "redis_socket_connect_timeout": 3,
     }
+    if is_sentinel(broker_url):
+        broker_options.update(sentinel)
+    if is_sentinel(result_backend):
+        config["result_backend_transport_options"] = dict(sentinel)
+        # Celery's Redis backend retries the SET of a state but not the GET it reads first (to
+        # keep a SUCCESS): a job's result stored while the primary fails over would be lost.
+        # Retried across a failover instead: up to about a minute, a second apart at most.
+        config["result_backend_always_retry"] = True
+        config["result_backend_max_retries"] = 120
+        config["result_backend_max_sleep_between_retries_ms"] = 1_000
+    return config
 
 
 def progress_meta(percent: float, description: str, **extra: Any) -> dict[str, Any]:

@@ -12,16 +12,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from logs import LogFormat
+from redis_url import SentinelURL, is_sentinel
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Seconds without a heartbeat after which a running task counts as lost with its worker.
 WORKER_LOST_AFTER = 20.0
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def redis_location(url: str | None) -> str | None:
+    """A Redis Sentinel URL must name its sentinels well (redis_url.SentinelURL); others pass."""
+    if url is not None and is_sentinel(url):
+        SentinelURL.parse(url)
+    return url
+
+
+RedisLocation = Annotated[str | None, AfterValidator(redis_location)]
 
 
 class SettingsError(ValueError):
@@ -40,9 +51,12 @@ class SharedSettings(BaseSettings):
     )
 
     # Broker and result backend, unless CELERY_BROKER_URL / CELERY_RESULT_BACKEND say otherwise.
-    redis_url: str = DEFAULT_REDIS_URL
-    celery_broker_url: str | None = None
-    celery_result_backend: str | None = None
+    # Or Redis Sentinel the kombu way: sentinel://h1:26379;sentinel://h2:26379/0 (see redis_url.py).
+    redis_url: Annotated[str, AfterValidator(redis_location)] = DEFAULT_REDIS_URL
+    celery_broker_url: RedisLocation = None
+    celery_result_backend: RedisLocation = None
+    # The name Redis Sentinel knows the master by; required when a URL above is sentinel://.
+    redis_sentinel_master: str | None = None
     # How long Celery keeps a result, and so how long the web remembers a task id.
     result_expires: Annotated[int, Field(ge=60)] = 86_400
     # A running task whose worker has not shown a sign of life for this long has failed;
@@ -65,13 +79,23 @@ class SharedSettings(BaseSettings):
         # The constructor's values, then the environment: no .env file, no secrets folder.
         return init_settings, env_settings
 
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _master_when_sentinel(cls, master: str | None, info: ValidationInfo) -> str | None:
+        # The URLs in use: a sentinel:// REDIS_URL that both CELERY_* overrides replace needs none.
+        redis_url = info.data.get("redis_url") or ""
+        urls = [info.data.get(name) or redis_url for name in ("celery_broker_url", "celery_result_backend")]
+        if not master and any(is_sentinel(url) for url in urls):
+            raise ValueError("A sentinel:// URL is set: name the master that Redis Sentinel watches.")
+        return master
+
     @property
     def broker_url(self) -> str:
-        return self.celery_broker_url or self.redis_url
+        return _as_celery_takes_it(self.celery_broker_url or self.redis_url)
 
     @property
     def result_backend(self) -> str:
-        return self.celery_result_backend or self.redis_url
+        return _as_celery_takes_it(self.celery_result_backend or self.redis_url)
 
     @classmethod
     def load(cls, **values: Any) -> Self:
@@ -85,6 +109,10 @@ class SharedSettings(BaseSettings):
     def variables(cls) -> dict[str, str]:
         """Each environment variable this model reads, with its field's name."""
         return {variable_name(name, field.validation_alias): name for name, field in cls.model_fields.items()}
+
+
+def _as_celery_takes_it(url: str) -> str:
+    return SentinelURL.parse(url).url if is_sentinel(url) else url
 
 
 def variable_name(field_name: str, alias: object) -> str:

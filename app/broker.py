@@ -22,7 +22,9 @@ T = TypeVar("T")
 def create_celery_client(settings: Settings) -> Celery:
     celery = Celery("web")
     celery.conf.update(
-        celery_config(settings.broker_url, settings.result_backend, settings.result_expires),
+        celery_config(
+            settings.broker_url, settings.result_backend, settings.result_expires, settings.redis_sentinel_master
+        ),
         # Fail fast (a 503) rather than hold the request while the broker is away.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
     )

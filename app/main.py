@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import TypedDict
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff, NoBackoff
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -26,6 +23,7 @@ from app import audio
 from app.access import TokenAuth, login_routes
 from app.broker import TaskBroker, create_celery_client
 from app.cache import StateCache
+from app.connections import connect
 from app.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
 from app.guard import CrossSiteGuard, HostGuard
 from app.hub import StateHub
@@ -89,23 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        # A burst of requests waits for one of a bounded set of connections rather than
-        # failing; a pooled connection that died with a Redis restart is retried on a new one.
-        redis = Redis(
-            connection_pool=BlockingConnectionPool.from_url(
-                settings.result_backend,
-                max_connections=settings.redis_max_connections,
-                timeout=5,
-                socket_connect_timeout=2,
-                socket_timeout=5,
-                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            )
-        )
-        # The subscription reconnects in the hub, which must know when it did (messages may
-        # have been missed), so the client must not retry behind its back.
-        listener = Redis.from_url(
-            settings.result_backend, socket_connect_timeout=2, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
-        )
+        connections = connect(settings)
+        redis, listener = connections.reads, connections.listener
         celery = create_celery_client(settings)
         broker = TaskBroker(celery)
         hub = StateHub(listener, broker.result_key_prefix, settings.stream_queue_size)
@@ -126,8 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             liveness.cancel()
             await hub.stop()
-            await redis.aclose()
-            await listener.aclose()
+            await connections.aclose()
             celery.close()
 
     routes: list[BaseRoute] = [

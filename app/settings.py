@@ -10,7 +10,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from settings import Seconds, SharedSettings
+from redis_url import SENTINEL_SCHEME
+from settings import Seconds, SharedSettings, redis_location
 
 
 def _roots(raw: object) -> object:
@@ -78,7 +79,7 @@ def _host_names(raw: object) -> object:
 
 def _redis_backend(url: str | None) -> str | None:
     # The web process reads task states straight from the result backend's Redis.
-    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://", SENTINEL_SCHEME)):
         raise ValueError("It must be a Redis URL.")
     return url
 
@@ -90,7 +91,7 @@ AtLeastOne = Annotated[int, Field(ge=1)]
 class Settings(SharedSettings):
     """The web process's settings."""
 
-    celery_result_backend: Annotated[str | None, AfterValidator(_redis_backend)] = None
+    celery_result_backend: Annotated[str | None, AfterValidator(redis_location), AfterValidator(_redis_backend)] = None
     # input_dir must lie inside one of these (after resolving symlinks and "..").
     allowed_roots: Roots = Field(default_factory=lambda: (Path.home(),))
     max_body_bytes: Annotated[int, Field(ge=1_024)] = 65_536

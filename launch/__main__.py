@@ -1,7 +1,8 @@
 """``python -m launch``: the web process and the worker from the Procfile, with a Redis.
 
 When nothing answers at REDIS_URL (default redis://127.0.0.1:6379/0) and it names this
-machine, a redis-server is started there for as long as the service runs. It keeps its data
+machine, a redis-server is started there for as long as the service runs; a sentinel://
+REDIS_URL (Redis Sentinel) is used as it is, never started. It keeps its data
 in ``REDIS_DATA_DIR/port-<port>`` (see launch/settings.py), so jobs and results outlive it.
 """
 
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from launch.redis_server import RedisServer, RedisServerError, answers
 from launch.settings import LaunchSettings
+from redis_url import SentinelURL, is_sentinel
 from settings import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +32,17 @@ def main() -> int:
         print(f"launch: {exc}", file=sys.stderr)
         return 1
     url = settings.redis_url
-    parts = urlsplit(url)
+    sentinel = is_sentinel(url)
+    # Redis Sentinel's servers are someone else's to run: never one started here.
+    parts = urlsplit("" if sentinel else url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 6379
     with contextlib.ExitStack() as stack:
-        if answers(host, port):
+        if sentinel:
+            if not any(answers(*address) for address in SentinelURL.parse(url).sentinels):
+                print(f"launch: no sentinel answers at {url}; start Redis Sentinel or set REDIS_URL", file=sys.stderr)
+                return 1
+            print(f"launch: using Redis Sentinel at {url}, master {settings.redis_sentinel_master}", flush=True)
+        elif answers(host, port):
             print(f"launch: using the Redis that answers at {url}", flush=True)
         elif host in _LOCAL_HOSTS:
             data_dir = settings.redis_data_path(port)

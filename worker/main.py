@@ -19,7 +19,9 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
     settings = settings or WorkerSettings.load()
     celery = Celery("worker", task_cls=DurableRevokeTask)
     celery.conf.update(
-        celery_config(settings.broker_url, settings.result_backend, settings.result_expires),
+        celery_config(
+            settings.broker_url, settings.result_backend, settings.result_expires, settings.redis_sentinel_master
+        ),
         # A transcription is long: a busy worker reserves nothing, so queued tasks go to free
         # workers, and a task cancelled while queued is still in Redis, not in a worker's hands.
         worker_prefetch_multiplier=1,
