@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,7 +28,8 @@ from app.events import TaskEvent
 from app.folders import suggest_folders
 from app.services import Services, services_of
 from app.settings import Settings
-from app.streaming import CountedEventSourceResponse, Cursor, split_position, task_frames
+from app.sse import Frames
+from app.streaming import Cursor, split_position, task_frames
 from app.task_set import Position, decode_positions, task_set_frames
 
 logger = logging.getLogger(__name__)
@@ -124,13 +125,15 @@ class AsyncEndpoint:
         services = services_of(request)
         task_id = _task_id(request)
         position = split_position(request.headers.get("last-event-id"))
-        cursors, close = await self._follow(services, [task_id], {task_id: position})
+        ready = asyncio.Event()
+        cursors, close = await self._follow(services, [task_id], {task_id: position}, ready)
         cursor = cursors[task_id]
         if cursor.done:
             # The client has the final event: 204 tells EventSource to stop reconnecting.
             close()
             return Response(status_code=204)
-        return self._stream(services, task_frames(services.hub, cursor, services.settings.sse_retry_ms), close)
+        frames = task_frames(services.hub, cursor, ready, services.settings.sse_retry_ms)
+        return self._stream(services, frames, ready, close)
 
     async def task_set_events(self, request: Request) -> Response:
         """Many tasks over one stream; see app/task_set.py."""
@@ -145,7 +148,7 @@ class AsyncEndpoint:
             close()
             return Response(status_code=204)
         frames = task_set_frames(services.hub, cursors, ready, services.settings.sse_retry_ms)
-        return self._stream(services, frames, close)
+        return self._stream(services, frames, ready, close)
 
     async def _follow(
         self,
@@ -197,7 +200,7 @@ class AsyncEndpoint:
             raise
         return cursors, close
 
-    def _stream(self, services: Services, frames: AsyncIterator[bytes], close: Callable[[], None]) -> Response:
+    def _stream(self, services: Services, frames: Frames, ready: asyncio.Event, close: Callable[[], None]) -> Response:
         if not services.streams.try_acquire():
             close()
             return error_response(
@@ -205,16 +208,8 @@ class AsyncEndpoint:
                 503,
                 {"Retry-After": "5"},
             )
-        settings = services.settings
         services.metrics.streams_opened += 1
-        return CountedEventSourceResponse(
-            frames,
-            slots=services.streams,
-            on_close=close,
-            ping=settings.sse_ping_seconds,
-            send_timeout=settings.sse_send_timeout,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return services.streams.response(frames, ready, close, {"Cache-Control": "no-cache"})
 
     async def folders(self, request: Request) -> Response:
         assert self.folder_files is not None
