@@ -26,6 +26,7 @@ from app.downloads import written_file
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
 from app.folders import suggest_folders
+from app.hub import Wake
 from app.services import Services, services_of
 from app.settings import Settings
 from app.sse import Frames
@@ -125,7 +126,7 @@ class AsyncEndpoint:
         services = services_of(request)
         task_id = _task_id(request)
         position = split_position(request.headers.get("last-event-id"))
-        ready = asyncio.Event()
+        ready = Wake()
         cursors, close = await self._follow(services, [task_id], {task_id: position}, ready)
         cursor = cursors[task_id]
         if cursor.done:
@@ -142,7 +143,7 @@ class AsyncEndpoint:
         # The header is what EventSource sends when it reconnects, so it is newer than the
         # query parameter the page opened the stream with.
         last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        ready = asyncio.Event()
+        ready = Wake()
         cursors, close = await self._follow(services, task_ids, decode_positions(last_event_id, task_ids), ready)
         if all(cursor.done for cursor in cursors.values()):
             close()
@@ -155,7 +156,7 @@ class AsyncEndpoint:
         services: Services,
         task_ids: list[str],
         positions: Mapping[str, Position],
-        ready: asyncio.Event | None = None,
+        ready: Wake | None = None,
     ) -> tuple[dict[str, Cursor], Callable[[], None]]:
         """A cursor on each task (404 unless this endpoint issued them all), and how to close them.
 
@@ -200,7 +201,7 @@ class AsyncEndpoint:
             raise
         return cursors, close
 
-    def _stream(self, services: Services, frames: Frames, ready: asyncio.Event, close: Callable[[], None]) -> Response:
+    def _stream(self, services: Services, frames: Frames, ready: Wake, close: Callable[[], None]) -> Response:
         if not services.streams.try_acquire():
             close()
             return error_response(
@@ -209,7 +210,7 @@ class AsyncEndpoint:
                 {"Retry-After": "5"},
             )
         services.metrics.streams_opened += 1
-        return services.streams.response(frames, ready, close, {"Cache-Control": "no-cache"})
+        return services.streams.response(frames, ready, close)
 
     async def folders(self, request: Request) -> Response:
         assert self.folder_files is not None

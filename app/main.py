@@ -115,7 +115,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
         liveness = asyncio.create_task(Liveness(hub, store, broker.mark_lost, settings.worker_lost_after).run())
         # One timer for every stream's pings and stall checks (app/sse.py).
-        streams = Streams(settings.max_streams, settings.sse_ping_seconds, settings.sse_send_timeout)
+        streams = Streams(
+            settings.max_streams,
+            settings.sse_ping_seconds,
+            settings.sse_send_timeout,
+            # Proxies may keep it (a CDN that fans a stream out), but must ask again each time.
+            headers={"Cache-Control": "no-cache"},
+        )
         pulse = asyncio.create_task(streams.run())
         tune_gc(settings.gc_thresholds)
         try:

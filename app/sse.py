@@ -33,6 +33,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.hub import Wake
+
 logger = logging.getLogger(__name__)
 
 Frames = AsyncGenerator[bytes, None]
@@ -48,7 +50,7 @@ class _Stream:
 
     __slots__ = ("task", "wake", "sending_since", "last_sent", "ping_due", "ended", "gone", "cut_off")
 
-    def __init__(self, task: asyncio.Task, wake: asyncio.Event, now: float) -> None:
+    def __init__(self, task: asyncio.Task, wake: Wake, now: float) -> None:
         self.task = task
         self.wake = wake
         self.sending_since = 0.0  # when the send under way began; 0 when none is
@@ -71,6 +73,7 @@ class Streams:
         limit: int,
         ping_seconds: float = EventSourceResponse.DEFAULT_PING_INTERVAL,
         send_timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit < 1:
@@ -82,6 +85,7 @@ class Streams:
         # Fine enough for both, and for SIGTERM to end the streams within half a second.
         self.tick = max(0.05, min(0.5, ping_seconds / 4, send_timeout / 4))
         self.cut_offs = 0
+        self.raw_headers = sse_headers(headers)  # every response's, unless it is given its own
         self.ping = ping_frame()  # the latest, shared by the streams a round pings
         self._clock = clock
         self._streams: set[_Stream] = set()
@@ -126,14 +130,14 @@ class Streams:
     def response(
         self,
         frames: Frames,
-        wake: asyncio.Event,
+        wake: Wake,
         on_close: Callable[[], None],
         headers: Mapping[str, str] | None = None,
     ) -> EventStreamResponse:
         """The response for a stream that holds one of this process's slots (``try_acquire``)."""
         return EventStreamResponse(frames, wake, self, on_close, headers)
 
-    async def serve(self, frames: Frames, wake: asyncio.Event, receive: Receive, send: Send) -> bool:
+    async def serve(self, frames: Frames, wake: Wake, receive: Receive, send: Send) -> bool:
         """Sends ``frames`` until they end, the client goes or the server stops; True when the
         response is to be ended (the client is there and was not cut off)."""
         task = asyncio.current_task()
@@ -183,6 +187,17 @@ async def _until_disconnect(receive: Receive, stream: _Stream) -> None:
     stream.end()
 
 
+def sse_headers(headers: Mapping[str, str] | None = None) -> list[tuple[bytes, bytes]]:
+    """The raw headers of an SSE response: those sse-starlette's EventSourceResponse sends
+    (its cache policy unless ``headers`` has one), with ``headers`` first."""
+    merged = MutableHeaders(headers=dict(headers or {}))
+    merged.setdefault("Cache-Control", "no-store")
+    merged["Connection"] = "keep-alive"
+    merged["X-Accel-Buffering"] = "no"
+    merged.setdefault("Content-Type", f"text/event-stream; charset={Response.charset}")
+    return merged.raw
+
+
 class EventStreamResponse(Response):
     """An SSE response on a process's ``Streams``; it gives back its slot, and calls
     ``on_close``, however it ends."""
@@ -192,19 +207,15 @@ class EventStreamResponse(Response):
     def __init__(
         self,
         frames: Frames,
-        wake: asyncio.Event,
+        wake: Wake,
         streams: Streams,
         on_close: Callable[[], None],
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status_code = 200
         self.background = None
-        # The headers sse-starlette's EventSourceResponse sends.
-        sse_headers = MutableHeaders(headers=dict(headers or {}))
-        sse_headers.setdefault("Cache-Control", "no-store")
-        sse_headers["Connection"] = "keep-alive"
-        sse_headers["X-Accel-Buffering"] = "no"
-        self.init_headers(sse_headers)
+        # Encoded once per process, not per stream, for the usual headers.
+        self.raw_headers = streams.raw_headers if headers is None else sse_headers(headers)
         self._frames = frames
         self._wake = wake
         self._streams = streams
@@ -212,7 +223,8 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            # A copy: middleware may add to the list it is sent (CORS does).
+            await send({"type": "http.response.start", "status": self.status_code, "headers": [*self.raw_headers]})
             # HEAD gets the headers only, as from sse-starlette: an endless body would never end.
             if scope["method"] == "HEAD" or await self._streams.serve(self._frames, self._wake, receive, send):
                 await self._streams.complete(send)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from app.events import TaskEvent
-from app.hub import Inbox, StateHub
+from app.hub import Inbox, StateHub, Wake
 
 
 def split_position(event_id: str | None) -> tuple[str | None, str | None]:
@@ -90,9 +89,7 @@ class Cursor:
         self.inbox.discard_through(self.snapshot.id)
 
 
-async def task_frames(
-    hub: StateHub, cursor: Cursor, ready: asyncio.Event, retry_ms: int
-) -> AsyncGenerator[bytes, None]:
+async def task_frames(hub: StateHub, cursor: Cursor, ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
     """SSE frames for one task until its final event.
 
     The cursor's inbox sets ``ready`` when it gets an event; the stream's response sets it too

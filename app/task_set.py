@@ -19,14 +19,13 @@ gives no position (the current states are sent again: progress is state, not a l
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 
 from app.events import TaskEvent
-from app.hub import StateHub
+from app.hub import StateHub, Wake
 from app.streaming import Cursor, entry_order
 
 _VERSION = "2."
@@ -108,7 +107,7 @@ def _frame(task_id: str, event: TaskEvent, cursors: Mapping[str, Cursor]) -> byt
 
 
 async def task_set_frames(
-    hub: StateHub, cursors: Mapping[str, Cursor], ready: asyncio.Event, retry_ms: int
+    hub: StateHub, cursors: Mapping[str, Cursor], ready: Wake, retry_ms: int
 ) -> AsyncGenerator[bytes, None]:
     """SSE frames for a set of tasks until each has had its final event.
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from app.hub import StateHub
+from app.hub import StateHub, Wake
 from app.store import TaskStore
 from app.streaming import Cursor, task_frames
 from contract import PROGRESS_STATE, celery_config, progress_meta
@@ -62,7 +62,7 @@ def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
 
 async def stream(hub: StateHub, store: TaskStore, task_id: str) -> AsyncIterator[bytes]:
     """What the events endpoint does: follow the task, then read it, then stream."""
-    ready = asyncio.Event()
+    ready = Wake()
     inbox, close = hub.open(task_id, ready)
     try:
         _, snapshot = await store.read_issued(task_id)

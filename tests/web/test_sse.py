@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.sse import Streams, ping_frame
+from app.hub import Wake
+from app.sse import Streams, ping_frame, sse_headers
 from launch.redis_server import free_port
 from tests.eventually import eventually
 
@@ -31,7 +32,7 @@ PING = re.compile(rb": ping - \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00\r\n\r\n
 class Feed:
     """One stream's frames, put by the test; waits on the stream's wake event as the app's do."""
 
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     queued: list[bytes] = field(default_factory=list)
     finished: bool = False
     closed: bool = False  # the generator was closed (its cleanup ran)
@@ -80,14 +81,14 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serving(ping_seconds: float = 60, send_timeout: float = 30) -> AsyncIterator[Server]:
-    streams = Streams(limit=10, ping_seconds=ping_seconds, send_timeout=send_timeout)
+    streams = Streams(10, ping_seconds, send_timeout, headers={"Cache-Control": "no-cache"})
     feeds: list[Feed] = []
 
     async def stream(request: Request) -> Response:
         assert streams.try_acquire()
         feed = Feed()
         feeds.append(feed)
-        return streams.response(feed.frames(), feed.wake, feed.on_close, {"Cache-Control": "no-cache"})
+        return streams.response(feed.frames(), feed.wake, feed.on_close)
 
     app = Starlette(routes=[Route("/stream", stream, methods=["GET", "HEAD"])])
     port = free_port()
@@ -237,3 +238,13 @@ def test_slots_are_counted_against_the_limit() -> None:
     assert streams.try_acquire()
     with pytest.raises(ValueError, match="at least 1"):
         Streams(limit=0)
+
+
+def test_the_headers_are_sse_starlettes_with_a_cache_policy_of_our_own() -> None:
+    assert sse_headers() == [
+        (b"cache-control", b"no-store"),
+        (b"connection", b"keep-alive"),
+        (b"x-accel-buffering", b"no"),
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+    ]
+    assert sse_headers({"Cache-Control": "no-cache"})[0] == (b"cache-control", b"no-cache")
