@@ -186,11 +186,11 @@ class AsyncEndpoint:
                 raise HTTPException(404, _not_issued(", ".join(unknown), self.path))
             # Read after the states: a segment published before a state the snapshot holds is
             # in the backlog, and one published later also reaches the inbox.
+            # (None to read for a task the cache knows to have none: any later one is in its inbox.)
             backlogs: dict[str, list[TaskEvent]] = {}
-            if self.live_results:
-                backlogs = await services.store.read_segments(
-                    {task_id: positions.get(task_id, (None, None))[1] for task_id in task_ids}
-                )
+            logs = [t for t in task_ids if not services.cache.has_no_segments(t)] if self.live_results else []
+            if logs:
+                backlogs = await services.store.read_segments({t: positions.get(t, (None, None))[1] for t in logs})
             cursors = {}
             for task_id, state in states.items():
                 assert state is not None

@@ -52,6 +52,15 @@ class TaskStore:
             endpoint, raw = await self._redis.mget([_ISSUED_PREFIX + task_id, self._key_prefix + task_id.encode()])
         return (endpoint.decode() if endpoint is not None else None), event_for_meta(raw)
 
+    async def read_issued_for_cache(self, task_id: str) -> tuple[str | None, TaskEvent, bool]:
+        """``read_issued``, and whether the task has live results, in one round trip."""
+        with redis_errors():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.mget([_ISSUED_PREFIX + task_id, self._key_prefix + task_id.encode()])
+                pipe.exists(segments_key(task_id))
+                (endpoint, raw), segments = await pipe.execute()
+        return (endpoint.decode() if endpoint is not None else None), event_for_meta(raw), bool(segments)
+
     async def read_segments(self, after: Mapping[str, str | None]) -> dict[str, list[TaskEvent]]:
         """Each task's live results from the entry ``after`` names on (that one included: the
         stream skips what the client has), or from the start.
