@@ -64,6 +64,8 @@ class Inbox:
 
     A list, not a deque: it is mostly empty, and an empty deque takes 760 bytes."""
 
+    __slots__ = ("_counts", "_events", "_maxsize", "_ready")
+
     def __init__(self, maxsize: int, counts: collections.Counter[str] | None = None, ready: Wake | None = None) -> None:
         if maxsize < 2:
             raise ValueError(f"maxsize has value {maxsize!r}; it must be at least 2")

@@ -46,7 +46,7 @@ class Cursor:
     ) -> None:
         self.inbox = inbox
         self.snapshot = snapshot
-        self.backlog = list(backlog)
+        self.backlog: Sequence[TaskEvent] = tuple(backlog)
         self.last_id = client_has
         self.segment_id = client_segment
         self.done = snapshot.final and snapshot.id == client_has
@@ -70,7 +70,7 @@ class Cursor:
     def first(self) -> Iterator[TaskEvent]:
         """What the client gets first: the segments it lacks, then the current state if it lacks
         it; each taken as it is yielded, so a frame made then carries the position after it."""
-        backlog, self.backlog = self.backlog, []
+        backlog, self.backlog = self.backlog, ()
         for event in (*backlog, self.snapshot):
             if self.take(event) is not None:
                 yield event
