@@ -2,8 +2,10 @@
 
 A poll, or a stream opening on a task another stream already follows, then costs no Redis
 round trip: Celery publishes every state it stores, and the hub hands each one to the
-entry. An entry is filled the way a stream opens (follow, then read, then drop what the
-read already covered), lives ``ttl`` seconds (by ``clock``), and dies with the subscription.
+entry. An entry also knows whether the task has no live results (segments) yet, so a
+stream opening on it need not read them. An entry is filled the way a stream opens
+(follow, then read, then drop what the read already covered), lives ``ttl`` seconds (by
+``clock``), and dies with the subscription.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ class _Entry:
         self.event: TaskEvent | None = None
         self.expires = 0.0
         self.alive = True
+        self.read_no_segments = False  # the read found no live results
+        self.heard_segment = False  # one was published since it began following
         self._early: list[TaskEvent] | None = []  # messages that came while it was filling
         self.stop: Callable[[], None] = lambda: None
 
     def put(self, event: TaskEvent) -> None:
         if event.kind == "segment":  # a log entry, not the task's state
+            self.heard_segment = True
             return
         if event.id is None:  # the subscription is gone: this entry can no longer be trusted
             self.alive = False
@@ -67,6 +72,13 @@ class StateCache:
         assert entry.endpoint is not None
         return entry.endpoint, entry.event
 
+    def has_no_segments(self, task_id: str) -> bool:
+        """True when ``task_id`` is cached and has published no live results; no I/O."""
+        entry = self._entries.get(task_id)
+        return (
+            entry is not None and entry.read_no_segments and not entry.heard_segment and self.peek(task_id) is not None
+        )
+
     async def read_issued(self, task_id: str) -> tuple[str | None, TaskEvent]:
         """Which endpoint issued ``task_id`` (None: none did) and its current state."""
         self._sweep()
@@ -79,7 +91,7 @@ class StateCache:
         entry = _Entry()
         entry.stop = self._hub.follow(task_id, entry)
         try:
-            endpoint, snapshot = await self._store.read_issued(task_id)
+            endpoint, snapshot, segments = await self._store.read_issued_for_cache(task_id)
             if endpoint is None:
                 entry.stop()
                 return None, snapshot
@@ -88,6 +100,8 @@ class StateCache:
             entry.stop()
             raise
         entry.endpoint = endpoint
+        # One published after the read reaches the entry, which follows the task already.
+        entry.read_no_segments = not segments
         entry.settle(snapshot)
         entry.expires = self._clock() + self._ttl
         self._keep(task_id, entry)

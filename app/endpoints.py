@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,9 +26,11 @@ from app.downloads import written_file
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
 from app.folders import suggest_folders
+from app.hub import Wake
 from app.services import Services, services_of
 from app.settings import Settings
-from app.streaming import CountedEventSourceResponse, Cursor, split_position, task_frames
+from app.sse import Frames
+from app.streaming import Cursor, split_position, task_frames
 from app.task_set import Position, decode_positions, task_set_frames
 
 logger = logging.getLogger(__name__)
@@ -124,13 +126,15 @@ class AsyncEndpoint:
         services = services_of(request)
         task_id = _task_id(request)
         position = split_position(request.headers.get("last-event-id"))
-        cursors, close = await self._follow(services, [task_id], {task_id: position})
+        ready = Wake()
+        cursors, close = await self._follow(services, [task_id], {task_id: position}, ready)
         cursor = cursors[task_id]
         if cursor.done:
             # The client has the final event: 204 tells EventSource to stop reconnecting.
             close()
             return Response(status_code=204)
-        return self._stream(services, task_frames(services.hub, cursor, services.settings.sse_retry_ms), close)
+        frames = task_frames(services.hub, cursor, ready, services.settings.sse_retry_ms)
+        return self._stream(services, frames, ready, close)
 
     async def task_set_events(self, request: Request) -> Response:
         """Many tasks over one stream; see app/task_set.py."""
@@ -139,20 +143,20 @@ class AsyncEndpoint:
         # The header is what EventSource sends when it reconnects, so it is newer than the
         # query parameter the page opened the stream with.
         last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        ready = asyncio.Event()
+        ready = Wake()
         cursors, close = await self._follow(services, task_ids, decode_positions(last_event_id, task_ids), ready)
         if all(cursor.done for cursor in cursors.values()):
             close()
             return Response(status_code=204)
         frames = task_set_frames(services.hub, cursors, ready, services.settings.sse_retry_ms)
-        return self._stream(services, frames, close)
+        return self._stream(services, frames, ready, close)
 
     async def _follow(
         self,
         services: Services,
         task_ids: list[str],
         positions: Mapping[str, Position],
-        ready: asyncio.Event | None = None,
+        ready: Wake | None = None,
     ) -> tuple[dict[str, Cursor], Callable[[], None]]:
         """A cursor on each task (404 unless this endpoint issued them all), and how to close them.
 
@@ -182,11 +186,11 @@ class AsyncEndpoint:
                 raise HTTPException(404, _not_issued(", ".join(unknown), self.path))
             # Read after the states: a segment published before a state the snapshot holds is
             # in the backlog, and one published later also reaches the inbox.
+            # (None to read for a task the cache knows to have none: any later one is in its inbox.)
             backlogs: dict[str, list[TaskEvent]] = {}
-            if self.live_results:
-                backlogs = await services.store.read_segments(
-                    {task_id: positions.get(task_id, (None, None))[1] for task_id in task_ids}
-                )
+            logs = [t for t in task_ids if not services.cache.has_no_segments(t)] if self.live_results else []
+            if logs:
+                backlogs = await services.store.read_segments({t: positions.get(t, (None, None))[1] for t in logs})
             cursors = {}
             for task_id, state in states.items():
                 assert state is not None
@@ -197,7 +201,7 @@ class AsyncEndpoint:
             raise
         return cursors, close
 
-    def _stream(self, services: Services, frames: AsyncIterator[bytes], close: Callable[[], None]) -> Response:
+    def _stream(self, services: Services, frames: Frames, ready: Wake, close: Callable[[], None]) -> Response:
         if not services.streams.try_acquire():
             close()
             return error_response(
@@ -205,16 +209,8 @@ class AsyncEndpoint:
                 503,
                 {"Retry-After": "5"},
             )
-        settings = services.settings
         services.metrics.streams_opened += 1
-        return CountedEventSourceResponse(
-            frames,
-            slots=services.streams,
-            on_close=close,
-            ping=settings.sse_ping_seconds,
-            send_timeout=settings.sse_send_timeout,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return services.streams.response(frames, ready, close)
 
     async def folders(self, request: Request) -> Response:
         assert self.folder_files is not None

@@ -8,7 +8,6 @@ import contextlib
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -25,22 +24,56 @@ _IDLE_PING_SECONDS = 15.0
 _SEGMENTS = SEGMENTS_PREFIX.encode()
 
 
+class Wake:
+    """What ``asyncio.Event`` does for one waiter (set, clear, wait), in a tenth of its memory:
+    an Event keeps a deque for its waiters (760 bytes each on CPython 3.11), and every open
+    stream has one of these."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        """Returns once set; for one waiter at a time (a stream's own task)."""
+        if self._set:
+            return
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+
 class Inbox:
     """One watcher's bounded queue. When it is full the oldest state goes: progress is state,
     so the latest wins, and a final event, always the last one, is never the one dropped.
     Segments are a log, never dropped: a client that stops reading is cut off by the send
-    timeout long before they add up."""
+    timeout long before they add up.
 
-    def __init__(
-        self, maxsize: int, counts: collections.Counter[str] | None = None, ready: asyncio.Event | None = None
-    ) -> None:
+    A list, not a deque: it is mostly empty, and an empty deque takes 760 bytes."""
+
+    __slots__ = ("_counts", "_events", "_maxsize", "_ready")
+
+    def __init__(self, maxsize: int, counts: collections.Counter[str] | None = None, ready: Wake | None = None) -> None:
         if maxsize < 2:
             raise ValueError(f"maxsize has value {maxsize!r}; it must be at least 2")
         self._counts = counts if counts is not None else collections.Counter()
-        self._events: deque[TaskEvent] = deque()
+        self._events: list[TaskEvent] = []
         self._maxsize = maxsize
         # Set on every put; several inboxes may share one, so one waiter can watch them all.
-        self._ready = ready or asyncio.Event()
+        self._ready = ready or Wake()
 
     def put(self, event: TaskEvent) -> None:
         self._counts[event.kind] += 1
@@ -59,18 +92,18 @@ class Inbox:
         while not self._events:
             self._ready.clear()
             await self._ready.wait()
-        return self._events.popleft()
+        return self._events.pop(0)
 
     def pop(self) -> TaskEvent | None:
         """The oldest queued event, without waiting; None when there is none."""
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     def discard_through(self, event_id: str | None) -> None:
         """Drop queued states up to and including the last one with ``event_id``, if any
         (segments stay: the stream skips those the client has by their ids)."""
         kept = after_last(self._events, event_id)
         dropped = len(self._events) - len(kept)
-        self._events = deque([e for e in list(self._events)[:dropped] if e.kind == "segment"] + kept)
+        self._events = [e for e in self._events[:dropped] if e.kind == "segment"] + kept
 
 
 class Listener(Protocol):
@@ -134,7 +167,7 @@ class StateHub:
         since = self._clock() - longer_than
         return [channel[len(self._prefix) :].decode() for channel, heard in self._heard.items() if heard <= since]
 
-    def open(self, task_id: str, ready: asyncio.Event | None = None) -> tuple[Inbox, Callable[[], None]]:
+    def open(self, task_id: str, ready: Wake | None = None) -> tuple[Inbox, Callable[[], None]]:
         """An inbox that receives every state of ``task_id`` from now on, and how to close it.
 
         ``ready``, when given, is set whenever the inbox gets an event (see Inbox)."""

@@ -33,8 +33,8 @@ from app.openapi import openapi_document
 from app.services import Services, services_of
 from app.sessions import Sessions
 from app.settings import Settings
+from app.sse import Streams
 from app.store import TaskStore
-from app.streaming import StreamSlots
 from logs import configure_logging
 
 logger = logging.getLogger(__name__)
@@ -97,9 +97,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if not await hub.wait_connected(timeout=3):
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
         liveness = asyncio.create_task(Liveness(hub, store, broker.mark_lost, settings.worker_lost_after).run())
+        # One timer for every stream's pings and stall checks (app/sse.py).
+        streams = Streams(
+            settings.max_streams,
+            settings.sse_ping_seconds,
+            settings.sse_send_timeout,
+            # Proxies may keep it (a CDN that fans a stream out), but must ask again each time.
+            headers={"Cache-Control": "no-cache"},
+        )
+        pulse = asyncio.create_task(streams.run())
         tune_gc(settings.gc_thresholds)
         try:
-            streams = StreamSlots(settings.max_streams)
             metrics = WebMetrics()
             metrics.watch_live(hub, streams)
             # A polled task stays followed long enough for the liveness check to judge it.
@@ -107,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sessions = Sessions(redis, settings) if settings.api_token else None
             yield {"services": Services(settings, store, hub, broker, streams, metrics, cache, sessions=sessions)}
         finally:
+            pulse.cancel()
             liveness.cancel()
             await hub.stop()
             await connections.aclose()

@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from app.events import TaskEvent
 from app.hub import StateHub
-from app.streaming import StreamSlots
+from app.sse import Streams
 
 _SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
@@ -23,7 +23,7 @@ _SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 class _Live(Collector):
     """Figures read from the hub and the stream slots when Prometheus scrapes."""
 
-    def __init__(self, hub: StateHub, streams: StreamSlots, metrics: WebMetrics) -> None:
+    def __init__(self, hub: StateHub, streams: Streams, metrics: WebMetrics) -> None:
         self._hub, self._streams, self._metrics = hub, streams, metrics
 
     def collect(self) -> Iterator[Metric]:
@@ -104,7 +104,7 @@ class WebMetrics:
             registry=self.registry,
         )
 
-    def watch_live(self, hub: StateHub, streams: StreamSlots) -> None:
+    def watch_live(self, hub: StateHub, streams: Streams) -> None:
         self.registry.register(_Live(hub, streams, self))
 
     def track(self, hub: StateHub, task_id: str, task: str) -> _Tracked:

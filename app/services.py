@@ -12,8 +12,8 @@ from app.hub import StateHub
 from app.metrics import WebMetrics
 from app.sessions import Sessions
 from app.settings import Settings
+from app.sse import Streams
 from app.store import TaskStore
-from app.streaming import StreamSlots
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Services:
     store: TaskStore
     hub: StateHub
     broker: TaskBroker
-    streams: StreamSlots
+    streams: Streams
     metrics: WebMetrics
     cache: StateCache
     # Browser sign-ins; only with API_TOKEN.

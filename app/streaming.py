@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
-
-from sse_starlette import EventSourceResponse
-from starlette.types import Receive, Scope, Send
+from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from app.events import TaskEvent
-from app.hub import Inbox, StateHub
+from app.hub import Inbox, StateHub, Wake
 
 
 def split_position(event_id: str | None) -> tuple[str | None, str | None]:
@@ -52,7 +46,7 @@ class Cursor:
     ) -> None:
         self.inbox = inbox
         self.snapshot = snapshot
-        self.backlog = list(backlog)
+        self.backlog: Sequence[TaskEvent] = tuple(backlog)
         self.last_id = client_has
         self.segment_id = client_segment
         self.done = snapshot.final and snapshot.id == client_has
@@ -76,7 +70,7 @@ class Cursor:
     def first(self) -> Iterator[TaskEvent]:
         """What the client gets first: the segments it lacks, then the current state if it lacks
         it; each taken as it is yielded, so a frame made then carries the position after it."""
-        backlog, self.backlog = self.backlog, []
+        backlog, self.backlog = self.backlog, ()
         for event in (*backlog, self.snapshot):
             if self.take(event) is not None:
                 yield event
@@ -95,8 +89,13 @@ class Cursor:
         self.inbox.discard_through(self.snapshot.id)
 
 
-async def task_frames(hub: StateHub, cursor: Cursor, retry_ms: int) -> AsyncIterator[bytes]:
-    """SSE frames for one task until its final event."""
+async def task_frames(hub: StateHub, cursor: Cursor, ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
+    """SSE frames for one task until its final event.
+
+    The cursor's inbox sets ``ready`` when it gets an event; the stream's response sets it too
+    when it wants a word (a ping is due, the client went), and then gets ``b""`` if nothing
+    new came (app/sse.py).
+    """
     first = b"".join(cursor.frame(event) for event in cursor.first())
     yield b"retry: %d\n" % retry_ms + (first or b"\n")
     if cursor.done:
@@ -104,54 +103,16 @@ async def task_frames(hub: StateHub, cursor: Cursor, retry_ms: int) -> AsyncIter
     await hub.sync()
     cursor.caught_up()
     while True:
-        event = cursor.take(await cursor.inbox.get())
-        if event is not None:
-            yield cursor.frame(event)
-            if cursor.done:
-                return
-
-
-class StreamSlots:
-    """Counts a process's open streams against its limit."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"limit has value {limit!r}; it must be at least 1")
-        self.limit = limit
-        self.open = 0
-
-    def try_acquire(self) -> bool:
-        if self.open >= self.limit:
-            return False
-        self.open += 1
-        return True
-
-    def release(self) -> None:
-        self.open -= 1
-
-
-class CountedEventSourceResponse(EventSourceResponse):
-    """An SSE response that gives back its slot, and closes its inbox, however it ends."""
-
-    def __init__(self, *args: Any, slots: StreamSlots, on_close: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._slots = slots
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-            await self._end(send)
-        finally:
-            self._slots.release()
-            self._on_close()
-
-    @staticmethod
-    async def _end(send: Send) -> None:
-        """End the response if sse-starlette left it open (it does when the server shuts
-        down), so the client sees a clean end and uvicorn does not log each stream as an
-        error. After a normal end the server refuses this message, which is fine; a client
-        that stopped reading gets one second, then uvicorn closes its connection."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # Cleared before the inbox is read, so an event put while a frame is being sent
+        # wakes the next round instead of waiting for the one after it.
+        ready.clear()
+        out = []
+        while (message := cursor.inbox.pop()) is not None:
+            event = cursor.take(message)
+            if event is not None:
+                out.append(cursor.frame(event))
+                if cursor.done:
+                    yield b"".join(out)
+                    return
+        yield b"".join(out)
+        await ready.wait()

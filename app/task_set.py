@@ -19,14 +19,13 @@ gives no position (the current states are sent again: progress is state, not a l
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 
 from app.events import TaskEvent
-from app.hub import StateHub
+from app.hub import StateHub, Wake
 from app.streaming import Cursor, entry_order
 
 _VERSION = "2."
@@ -108,14 +107,15 @@ def _frame(task_id: str, event: TaskEvent, cursors: Mapping[str, Cursor]) -> byt
 
 
 async def task_set_frames(
-    hub: StateHub, cursors: Mapping[str, Cursor], ready: asyncio.Event, retry_ms: int
-) -> AsyncIterator[bytes]:
+    hub: StateHub, cursors: Mapping[str, Cursor], ready: Wake, retry_ms: int
+) -> AsyncGenerator[bytes, None]:
     """SSE frames for a set of tasks until each has had its final event.
 
-    Every cursor's inbox sets ``ready`` when it gets an event. The first frames are the
-    current states the client does not have; then each change, in the order the inboxes
-    are found ready. When the web process loses Redis, the hub's id-less error event ends
-    the whole stream, and a reconnect resumes from the last id.
+    Every cursor's inbox sets ``ready`` when it gets an event, and the response when it wants
+    a word (app/sse.py). The first frames are the current states the client does not have;
+    then each change, in the order the inboxes are found ready. When the web process loses
+    Redis, the hub's id-less error event ends the whole stream, and a reconnect resumes from
+    the last id.
     """
     first = [_frame(task_id, event, cursors) for task_id, c in cursors.items() for event in c.first()]
     yield b"retry: %d\n" % retry_ms + (b"".join(first) if first else b"\n")
@@ -138,8 +138,8 @@ async def task_set_frames(
                     yield b"".join(out) + event.frame
                     return
                 out.append(_frame(task_id, event, cursors))
-        if out:
-            yield b"".join(out)
+        # b"" when woken with nothing new: the response's moment to ping, or to end (app/sse.py).
+        yield b"".join(out)
         if all(c.done for c in cursors.values()):
             return
         await ready.wait()

@@ -2,13 +2,14 @@
 
     scripts/bench fanout [--watchers 10000] [--tasks 50] [--writes-per-task 10] [--rate 100]
                          [--polling-watchers 2000] [--push 12500,15000,...] [--quick]
-                         [--profile FILE] [--write-results]
+                         [--server uvicorn|granian] [--profile FILE] [--write-results]
 
-Starts its own redis-server and, one at a time, web processes under uvicorn (no worker: a
-writer process stores PROGRESS states with Celery's own backend API, as update_state does).
-Measures the service's polling endpoint against a bare Starlette route, the service with
-``--watchers`` streams, the usual 0.5 s polling design (bench/polling_reference.py) for the
-ratios, and the service pushed on toward the file-descriptor limit.
+Starts its own redis-server and, one at a time, web processes under uvicorn (``--server
+granian``: under granian, see bench/servers.py). No worker: a writer process stores PROGRESS
+states with Celery's own backend API, as update_state does. Measures the service's polling
+endpoint against a bare Starlette route, the service with ``--watchers`` streams, the usual
+0.5 s polling design (bench/polling_reference.py) for the ratios, and the service pushed on
+toward the file-descriptor limit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bench.measure import percentile, raise_fd_limit
 from bench.profile import Profile, Profiler, print_profile, top_frames
 from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_results
 from bench.scenario import Load, WatchResult, run_watch
-from bench.servers import start_uvicorn
+from bench.servers import SERVERS, serving_pid, start_server
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
 from launch.processes import ROOT, Process
 from launch.redis_server import RedisServer
@@ -48,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--http-connections", type=int, default=32)
     parser.add_argument("--http-seconds", type=float, default=5.0)
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the ASGI server every web runs under")
     parser.add_argument("--web-factory", default="app.main:create_app", help="the app under test (uvicorn --factory)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run at small sizes")
     parser.add_argument("--profile", type=Path, help="one more run under py-spy; its raw stacks go to this file")
@@ -76,14 +78,17 @@ class Bench:
         return Load(watchers, a.tasks, a.writes_per_task, a.rate, a.connect_window)
 
     def start_service(self, name: str) -> tuple[Process, int]:
-        return start_uvicorn(name, self.args.web_factory, self.env, self.logs, "/healthz", b'"subscribed":true')
+        return self.start(name, self.args.web_factory, "/healthz", b'"subscribed":true')
+
+    def start(self, name: str, factory: str, ready_path: str, ready_text: bytes = b"") -> tuple[Process, int]:
+        return start_server(self.args.server, name, factory, self.env, self.logs, ready_path, ready_text)
 
     async def service(self, watchers: int, name: str = "web", profiler: Profiler | None = None) -> WatchResult:
         web, port = self.start_service(name)
         try:
             task_ids = issue_tasks(self.redis_url, self.args.tasks, 3600)
             return await run_watch(
-                SERVICE, self.load(watchers), port, web.popen.pid, self.redis_url, task_ids,
+                SERVICE, self.load(watchers), port, serving_pid(web), self.redis_url, task_ids,
                 lambda task_id: f"/audio/transcribe/events/{task_id}", self.writer_commands, profiler,
             )  # fmt: skip
         finally:
@@ -91,11 +96,11 @@ class Bench:
 
     async def polling(self) -> WatchResult:
         factory = "bench.polling_reference:create_app"
-        reference, port = start_uvicorn("polling-reference", factory, self.env, self.logs, "/healthz")
+        reference, port = self.start("polling-reference", factory, "/healthz")
         try:
             task_ids = issue_tasks(self.redis_url, self.args.tasks, 3600)
             return await run_watch(
-                POLLING, self.load(self.args.polling_watchers), port, reference.popen.pid, self.redis_url,
+                POLLING, self.load(self.args.polling_watchers), port, serving_pid(reference), self.redis_url,
                 task_ids, lambda task_id: f"/events/{task_id}", self.writer_commands, quiet_within=0,
             )  # fmt: skip
         finally:
@@ -108,7 +113,7 @@ class Bench:
         store_progress(celery, task_id, 4, 10)
         celery.close()
         web, web_port = self.start_service("web-polling")
-        bare, bare_port = start_uvicorn("bare", "bench.bare_app:create_app", self.env, self.logs, "/result/x")
+        bare, bare_port = self.start("bare", "bench.bare_app:create_app", "/result/x")
         routes = {
             ENDPOINT: (web_port, f"/audio/transcribe/result/{task_id}"),
             BARE: (bare_port, f"/result/{task_id}"),

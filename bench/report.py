@@ -225,7 +225,8 @@ def render(run: Run) -> str:
         [
             f"`scripts/bench fanout` measured {time.strftime('%Y-%m-%d')} at commit {code_version()}, on"
             f" {machine()}; Python {platform.python_version()}, Redis {run.redis_version}; one web process and"
-            f" the load client on the same machine; {load.tasks} tasks x {load.writes_per_task} state writes at"
+            f" the load client on the same machine, the web under {getattr(args, 'server', 'uvicorn')};"
+            f" {load.tasks} tasks x {load.writes_per_task} state writes at"
             f" {load.rate:g} writes/s; load average {run.load_at_start:.1f} when it started (the rest of the"
             f" machine's work), {os.getloadavg()[0]:.1f} when it ended.",
             "",

@@ -1,7 +1,15 @@
-"""The processes one benchmark run starts: web servers under uvicorn, each on its own port."""
+"""The processes one benchmark run starts: web servers, each on its own port.
+
+Under uvicorn, as the Procfile runs the web; or under granian (``--server granian``) for a
+comparison: granian 2.x serves ASGI from Rust (its HTTP, its own I/O thread), runs the app in
+a worker process it starts, and holds at most ``--backpressure`` requests at once per worker
+(by default its backlog, 1,024: an SSE stream is a request that never ends, so it is set
+above MAX_STREAMS here).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.request import urlopen
@@ -16,6 +24,47 @@ PROCFILE_FACTORY = "app.main:create_app"
 BACKLOG = 16384
 
 
+SERVERS = ("uvicorn", "granian")
+
+
+def start_server(
+    server: str,
+    name: str,
+    factory: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready_path: str,
+    ready_text: bytes = b"",
+) -> tuple[Process, int]:
+    start = {"uvicorn": start_uvicorn, "granian": start_granian}[server]
+    return start(name, factory, env, log_dir, ready_path, ready_text)
+
+
+def serving_pid(process: Process) -> int:
+    """The process that runs the app: granian's worker (its only child), else the process itself."""
+    pid = process.popen.pid
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pid
+    return int(children[0]) if len(children) == 1 else pid
+
+
+def start_granian(
+    name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
+) -> tuple[Process, int]:
+    """``factory`` under granian: one worker, uvloop, HTTP/1.1, the same backlog as uvicorn's."""
+    port = free_port()
+    # Above anything a benchmark opens, so that MAX_STREAMS or the fd limit is what stops it.
+    backpressure = max(32768, int(env.get("MAX_STREAMS", "0")) + 1024)
+    args = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", factory,
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1",
+        "--no-ws", "--backlog", str(BACKLOG), "--backpressure", str(backpressure), "--log-level", "warning",
+    ]  # fmt: skip
+    return _wait_ready(Process(name, args, env, log_dir), port, ready_path, ready_text)
+
+
 def start_uvicorn(
     name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
 ) -> tuple[Process, int]:
@@ -28,6 +77,11 @@ def start_uvicorn(
     ]
     # Warnings only, so that the figures do not include writing a log line per request.
     process = Process(name, [*args, "--log-level", "warning", "--backlog", str(BACKLOG)], env, log_dir)
+    return _wait_ready(process, port, ready_path, ready_text)
+
+
+def _wait_ready(process: Process, port: int, ready_path: str, ready_text: bytes) -> tuple[Process, int]:
+    name = process.name
 
     def ready() -> bool:
         if not process.alive():

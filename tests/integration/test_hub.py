@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from app.hub import StateHub
+from app.hub import StateHub, Wake
 from app.store import TaskStore
 from app.streaming import Cursor, task_frames
 from contract import PROGRESS_STATE, celery_config, progress_meta
@@ -52,8 +52,9 @@ async def hub_and_store(redis_server: RedisServer) -> AsyncIterator[tuple[StateH
 
 def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
     events = []
-    for frame in frames:
-        fields = dict(line.split(b": ", 1) for line in frame.strip().split(b"\n") if b": " in line)
+    # A frame may carry several events (what had queued up), each ending with a blank line.
+    for block in b"".join(frames).split(b"\n\n"):
+        fields = dict(line.split(b": ", 1) for line in block.strip().split(b"\n") if b": " in line)
         if b"data" in fields:
             events.append((fields[b"event"].decode(), orjson.loads(fields[b"data"])))
     return events
@@ -61,11 +62,13 @@ def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
 
 async def stream(hub: StateHub, store: TaskStore, task_id: str) -> AsyncIterator[bytes]:
     """What the events endpoint does: follow the task, then read it, then stream."""
-    inbox, close = hub.open(task_id)
+    ready = Wake()
+    inbox, close = hub.open(task_id, ready)
     try:
         _, snapshot = await store.read_issued(task_id)
-        async for frame in task_frames(hub, Cursor(inbox, snapshot, None), 1000):
-            yield frame
+        async for frame in task_frames(hub, Cursor(inbox, snapshot, None), ready, 1000):
+            if frame:  # b"": woken with nothing new
+                yield frame
     finally:
         close()
 

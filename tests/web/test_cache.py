@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 from celery import Celery
+from redis.asyncio import Redis
 
 from app.cache import StateCache
 from app.hub import StateHub
 from app.store import TaskStore
-from contract import PROGRESS_STATE, progress_meta
+from contract import PROGRESS_STATE, progress_meta, segments_key
 from launch.redis_server import RedisServer
 from tests.eventually import eventually
 from tests.integration.test_hub import celery_for, running_hub
@@ -101,3 +102,39 @@ async def test_an_id_never_issued_is_not_kept(cache: StateCache) -> None:
 
     assert (endpoint, event.kind) == (None, "status")
     assert cache.peek(task_id) is None
+
+
+async def publish_segment(redis_url: str, task_id: str) -> None:
+    """As a worker does (worker/segments.py): append to the task's log, publish the entry."""
+    redis = Redis.from_url(redis_url)
+    entry = (await redis.xadd(segments_key(task_id), {"root": b'{"text":"hi"}'})).decode()
+    await redis.publish(segments_key(task_id), f'{entry} {{"text":"hi"}}')
+    await redis.aclose()
+
+
+async def test_it_knows_a_task_has_no_live_results_until_one_is_published(
+    redis_server: RedisServer, parts: tuple[StateHub, TaskStore, Celery], cache: StateCache
+) -> None:
+    task_id = await issued_task(parts, 10)
+    assert not cache.has_no_segments(task_id)  # not cached: nothing known
+    await cache.read_issued(task_id)
+    assert cache.has_no_segments(task_id)
+
+    await publish_segment(redis_server.url, task_id)
+
+    await eventually(lambda: not cache.has_no_segments(task_id), 5, what="the segment noticed")
+
+
+async def test_a_task_with_live_results_is_never_said_to_have_none(
+    redis_server: RedisServer, parts: tuple[StateHub, TaskStore, Celery], cache: StateCache, clock: Clock
+) -> None:
+    task_id = await issued_task(parts, 10)
+    await publish_segment(redis_server.url, task_id)
+    await cache.read_issued(task_id)
+    assert not cache.has_no_segments(task_id)
+
+    # Nor once its entry has expired, whatever it held.
+    other = await issued_task(parts, 10)
+    await cache.read_issued(other)
+    clock.now += TTL + 1
+    assert not cache.has_no_segments(other)
