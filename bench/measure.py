@@ -12,12 +12,34 @@ from redis import Redis
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and the processes it started, theirs and so on: a uvicorn with ``--workers N`` is
+    a supervisor and N workers, each with a memory and a CPU time of its own."""
+    pids = [pid]
+    for parent in pids:  # grows as it goes
+        try:
+            for thread in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{thread}/children") as children:
+                    pids.extend(int(child) for child in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        fields = stat.read().rsplit(b")", 1)[1].split()
-    # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    """utime + stime of ``pid`` and the processes it started (all their threads), from /proc/<pid>/stat."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            if member == pid:
+                raise
+            continue
+        # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
+        total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
 
 
 def own_cpu_seconds() -> float:
@@ -26,6 +48,11 @@ def own_cpu_seconds() -> float:
 
 
 def rss_bytes(pid: int) -> int:
+    """VmRSS of ``pid`` and the processes it started, added up."""
+    return sum(_rss(member) for member in process_tree(pid))
+
+
+def _rss(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
@@ -49,7 +76,11 @@ def percentile(values: array | list[float], q: float) -> float:
 
 
 def raise_fd_limit() -> int:
-    """Soft limit up to the hard one, inherited by the processes started after it."""
+    """Soft limit up to the hard one, inherited by the processes started after it.
+
+    The limit is per process: a uvicorn with ``--workers N`` gives each of its N workers the
+    whole of it, while the load client holds every stream's socket in its one process.
+    """
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
