@@ -117,7 +117,7 @@ class Row:
     expected: int  # each state written, times the streams of its task
     first_event_ms: tuple[float, float]  # p50, p99 of the streams (re)opened in the interval
     latency_ms: tuple[float, float]
-    open_streams: int  # as the web counts them
+    open_streams: int | None  # as the web counts them; None: its /metrics did not answer
     reopened: int
     not_reopened: int  # refused, or no first event
     ended_early: int  # closed by the server
@@ -144,13 +144,17 @@ def _n(value: float, digits: int = 1) -> str:
     return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
+def _streams(count: int | None) -> str:
+    return "no /metrics answer" if count is None else f"{count:,}"
+
+
 def format_row(row: Row) -> str:
     d = row.delta
     failed = f"{row.not_reopened:,}" + (f", {row.ended_early:,} ended by the server" if row.ended_early else "")
     return (
         f"| {row.minute:g} | {row.rss / 2**20:,.1f} MB | {_n(row.cpu_per_event_us, 0)} µs | {d.web_cpu / d.at:.0%}"
         f" | {d.events:,} ({_n(100 * row.delivered, 2)} %) | {_n(row.first_event_ms[0])} / {_n(row.first_event_ms[1])}"
-        f" ms | {_n(row.latency_ms[0])} / {_n(row.latency_ms[1])} ms | {row.open_streams:,} | {row.reopened:,}"
+        f" ms | {_n(row.latency_ms[0])} / {_n(row.latency_ms[1])} ms | {_streams(row.open_streams)} | {row.reopened:,}"
         f" ({failed}) | {' / '.join(f'{n:,}' for n in d.gc_collections)} | {d.gc_collected:,} | {row.load:.2f}"
         f" | {d.client_cpu / d.at:.0%} |"
     )
@@ -184,7 +188,7 @@ def _summaries(latencies_ns: array, first_events_ns: array) -> tuple[tuple[float
 
 
 def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as response:
         text = response.read().decode()
     samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):
@@ -204,23 +208,27 @@ class Soak:
         self.random = random.Random(args.seed)
         self.reopened = 0
         self.connecting: set[asyncio.Task[None]] = set()
-        self.opened_before = 0  # first events recorded before the interval
-        self.refused_before = 0
+        self.last_gc: tuple[tuple[int, ...], int] | None = None
 
-    async def probe(self, written: int) -> tuple[Probe, int]:
-        metrics = await asyncio.to_thread(scrape, self.port)
+    async def probe(self, written: int) -> tuple[Probe, int | None]:
+        """The figures now; the web's open streams, None when its /metrics did not answer in
+        time (its GC figures are then the last ones read, and go to the next row)."""
+        at, web_cpu, client_cpu, events = time.monotonic(), cpu_seconds(self.web_pid), own_cpu_seconds(), self.stats.events
+        try:
+            metrics = await asyncio.to_thread(scrape, self.port)
+        except OSError:
+            if self.last_gc is None:
+                raise
+            return Probe(at, web_cpu, client_cpu, events, written, *self.last_gc), None
         collections = metrics.get("python_gc_collections_total", {})
         generations = sorted(collections, key=lambda labels: dict(labels)["generation"])
-        probe = Probe(
-            time.monotonic(),
-            cpu_seconds(self.web_pid),
-            own_cpu_seconds(),
-            self.stats.events,
-            written,
+        self.last_gc = (
             tuple(int(collections[g]) for g in generations),
             int(sum(metrics.get("python_gc_objects_collected_total", {}).values())),
         )
-        return probe, int(metrics["live_progress_open_streams"][()])
+        return Probe(at, web_cpu, client_cpu, events, written, *self.last_gc), int(
+            metrics["live_progress_open_streams"][()]
+        )
 
     def churn(self) -> None:
         """Closes a share of the streams and opens each again: every other one resumes."""
