@@ -213,7 +213,8 @@ class Soak:
     async def probe(self, written: int) -> tuple[Probe, int | None]:
         """The figures now; the web's open streams, None when its /metrics did not answer in
         time (its GC figures are then the last ones read, and go to the next row)."""
-        at, web_cpu, client_cpu, events = time.monotonic(), cpu_seconds(self.web_pid), own_cpu_seconds(), self.stats.events
+        at, web_cpu, client_cpu = time.monotonic(), cpu_seconds(self.web_pid), own_cpu_seconds()
+        events = self.stats.events
         try:
             metrics = await asyncio.to_thread(scrape, self.port)
         except OSError:

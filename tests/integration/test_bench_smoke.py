@@ -53,6 +53,7 @@ async def test_soak_quick_keeps_every_stream_fed() -> None:
     for row in rows:
         assert row.reopened > 0 and row.not_reopened == 0 and row.ended_early == 0
         # Streams being reopened when the row is read are not open yet.
+        assert row.open_streams is not None
         assert args.streams - 2 * args.churn * args.streams <= row.open_streams <= args.streams
         assert row.delivered >= 0.95
         assert math.isfinite(row.cpu_per_event_us) and row.rss > 0
