@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from array import array
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ class Row:
     open_streams: int | None  # as the web counts them; None: its /metrics did not answer
     reopened: int
     not_reopened: int  # refused, or no first event
+    why_not: dict[str, int]  # what those got instead (e.g. "HTTP/1.1 503 Service Unavailable")
     ended_early: int  # closed by the server
     load: float  # 1-minute load average
 
@@ -150,7 +152,8 @@ def _streams(count: int | None) -> str:
 
 def format_row(row: Row) -> str:
     d = row.delta
-    failed = f"{row.not_reopened:,}" + (f", {row.ended_early:,} ended by the server" if row.ended_early else "")
+    failed = f"{row.not_reopened:,}" + "".join(f", {what} x{n:,}" for what, n in sorted(row.why_not.items()))
+    failed += f", {row.ended_early:,} ended by the server" if row.ended_early else ""
     return (
         f"| {row.minute:g} | {row.rss / 2**20:,.1f} MB | {_n(row.cpu_per_event_us, 0)} µs | {d.web_cpu / d.at:.0%}"
         f" | {d.events:,} ({_n(100 * row.delivered, 2)} %) | {_n(row.first_event_ms[0])} / {_n(row.first_event_ms[1])}"
@@ -299,6 +302,7 @@ async def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> l
             start, _ = await soak.probe(writer.written.value)
             last = start
             not_reopened = ended_early = reopened = 0
+            errors_before = Counter(soak.stats.errors)
             for n in range(1, math.floor(seconds / every + 1e-9) + 1):
                 interval_end = start.at + n * every
                 while (now := time.monotonic()) < interval_end:
@@ -320,10 +324,12 @@ async def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> l
                     open_streams=open_streams,
                     reopened=soak.reopened - reopened,
                     not_reopened=refused - not_reopened,
+                    why_not=dict(Counter(soak.stats.errors) - errors_before),
                     ended_early=early - ended_early,
                     load=os.getloadavg()[0],
                 )
                 not_reopened, ended_early, reopened = refused, early, soak.reopened
+                errors_before = Counter(soak.stats.errors)
                 rows.append(row)
                 out(format_row(row))
                 last = probe
