@@ -60,6 +60,40 @@ def _rss(pid: int) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
 
 
+def connections_by_process(pid: int, port: int) -> dict[int, int]:
+    """The established TCP connections to local ``port`` that each process of ``pid``'s tree
+    holds (from /proc/net/tcp and each process's fds); processes holding none are left out."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    held = {}
+    for member in process_tree(pid):
+        count = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in _fd_links(member))
+        if count:
+            held[member] = count
+    return held
+
+
+def _fd_links(pid: int) -> list[str]:
+    """What each open fd of ``pid`` is (``socket:[<inode>]`` for a socket); fds that close meanwhile left out."""
+    links = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except (FileNotFoundError, ProcessLookupError):
+        return links
+    for fd in fds:
+        try:
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return links
+
+
 def command_counts(redis: Redis) -> Counter[str]:
     """Calls per command since Redis started (INFO commandstats)."""
     stats = redis.info("commandstats")

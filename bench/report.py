@@ -96,6 +96,8 @@ def details(rows: list[WatchResult]) -> list[str]:
         cores = f"web {r.web_cpu_seconds / r.window_seconds:.0%}, client {r.client_cpu_seconds / r.window_seconds:.0%}"
         commands = ", ".join(f"{name} {calls}" for name, calls in r.web_commands.most_common()) or "none"
         trouble = f"; ended early {r.ended_early:,}" if r.ended_early else ""
+        if len(r.streams_by_process) > 1:
+            trouble += "; streams per web process " + " / ".join(f"{n:,}" for n in r.streams_by_process)
         if r.errors:
             trouble += "; not opened: " + ", ".join(f"{what} x{n:,}" for what, n in r.errors.items())
         lines.append(

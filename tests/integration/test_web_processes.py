@@ -21,7 +21,7 @@ from httpx_sse import aconnect_sse
 from redis import Redis
 
 from app.access import COOKIE
-from bench.measure import process_tree
+from bench.measure import connections_by_process, process_tree
 from bench.writer import celery_app, issue_tasks, store_progress
 from contract import WORKER_LOST, heartbeat_key
 from launch.processes import STARTED, Process, start_web
@@ -67,19 +67,9 @@ def workers_of(process: Process) -> list[int]:
 
 
 def connections_per_process(process: Process, port: int) -> dict[int, int]:
-    """The established TCP connections to ``port`` each uvicorn worker holds (from /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                inodes.add(fields[9])
-    held = {}
-    for pid in workers_of(process):
-        fds = Path(f"/proc/{pid}/fd")
-        links = [str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink()]
-        held[pid] = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
-    return held
+    """The established connections to ``port`` each uvicorn worker holds (none: 0)."""
+    held = connections_by_process(process.popen.pid, port)
+    return {pid: held.get(pid, 0) for pid in workers_of(process)}
 
 
 class Streams:
