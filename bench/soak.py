@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import platform
@@ -257,6 +258,11 @@ class Soak:
         except OSError as exc:
             watcher.failed(f"{type(exc).__name__} {exc.errno or ''}".strip())
 
+    def close(self) -> None:
+        close_all(self.watchers)
+        for task in list(self.connecting):
+            task.cancel()
+
     def take_interval(self) -> tuple[array, array]:
         """The latencies recorded since the last call, handed over and started afresh."""
         stats = self.stats
@@ -268,78 +274,75 @@ class Soak:
 async def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> list[Row]:
     """Runs the soak, printing with ``out`` as it goes; returns the rows."""
     seconds, every = 60 * args.minutes, 60 * args.every
-    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, RedisServer() as redis:
+    with contextlib.ExitStack() as cleanup:
+        tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-"))
+        redis = cleanup.enter_context(RedisServer())
         env = {**os.environ, "REDIS_URL": redis.url, "MAX_STREAMS": str(2 * args.streams + 1_000)}
         if args.gc_thresholds:
             env["GC_THRESHOLDS"] = args.gc_thresholds
         web, port = start_uvicorn("web-soak", PROCFILE_FACTORY, env, Path(tmp) / "logs", "/healthz", b'"subscribed"')
+        cleanup.callback(web.stop)
         # The writer goes on a minute past the last row, so that every interval is written.
         task_ids = issue_tasks(redis.url, args.tasks, int(seconds) + 3_600)
         writes_per_task = math.ceil(args.rate * (seconds + 60) / args.tasks)
         writer = start_writer(redis.url, task_ids, writes_per_task, args.rate)
-        pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+        cleanup.callback(writer.stop)
+        pool = cleanup.enter_context(ProcessPoolExecutor(1, mp_context=get_context("spawn")))
         paths = [f"/audio/transcribe/events/{task_ids[n % args.tasks]}" for n in range(args.streams)]
         soak = Soak(args, port, web.popen.pid, paths)
+        cleanup.callback(soak.close)
         rows: list[Row] = []
-        try:
-            writer.wait_ready()
-            pool.submit(int).result()  # started before the clock
-            opening = time.perf_counter()
-            soak.watchers = await open_watchers(
-                port, paths, soak.stats, args.connect_window, timeout=120, watcher_class=ResumingWatcher
+        writer.wait_ready()
+        pool.submit(int).result()  # started before the clock
+        opening = time.perf_counter()
+        soak.watchers = await open_watchers(
+            port, paths, soak.stats, args.connect_window, timeout=120, watcher_class=ResumingWatcher
+        )
+        opened = len(soak.stats.first_event_ns)
+        _, firsts = soak.take_interval()
+        p50, p99 = (percentile(firsts, q) / 1e6 for q in (50, 99))
+        out(
+            f"{opened:,} of {args.streams:,} streams open in {time.perf_counter() - opening:.1f} s (first event"
+            f" p50 {p50:.1f} ms, p99 {p99:.1f} ms); load average {os.getloadavg()[0]:.2f}"
+        )
+        out("")
+        for line in HEADER:
+            out(line)
+        writer.start_writing()
+        start, _ = await soak.probe(writer.written.value)
+        last = start
+        not_reopened = ended_early = reopened = 0
+        errors_before = Counter(soak.stats.errors)
+        for n in range(1, math.floor(seconds / every + 1e-9) + 1):
+            interval_end = start.at + n * every
+            while (now := time.monotonic()) < interval_end:
+                await asyncio.sleep(min(1.0, interval_end - now))
+                if time.monotonic() < interval_end:
+                    soak.churn()
+            probe, open_streams = await soak.probe(writer.written.value)
+            latencies, firsts = soak.take_interval()
+            latency, first = await asyncio.wrap_future(pool.submit(_summaries, latencies, firsts))
+            refused, early = soak.stats.refused, soak.stats.ended_early
+            delta = probe - last
+            row = Row(
+                minute=round(n * args.every, 2),
+                rss=rss_bytes(web.popen.pid),
+                delta=delta,
+                expected=round(delta.written * args.streams / args.tasks),
+                first_event_ms=first,
+                latency_ms=latency,
+                open_streams=open_streams,
+                reopened=soak.reopened - reopened,
+                not_reopened=refused - not_reopened,
+                why_not=dict(Counter(soak.stats.errors) - errors_before),
+                ended_early=early - ended_early,
+                load=os.getloadavg()[0],
             )
-            opened = len(soak.stats.first_event_ns)
-            _, firsts = soak.take_interval()
-            p50, p99 = (percentile(firsts, q) / 1e6 for q in (50, 99))
-            out(
-                f"{opened:,} of {args.streams:,} streams open in {time.perf_counter() - opening:.1f} s (first event"
-                f" p50 {p50:.1f} ms, p99 {p99:.1f} ms); load average {os.getloadavg()[0]:.2f}"
-            )
-            out("")
-            for line in HEADER:
-                out(line)
-            writer.start_writing()
-            start, _ = await soak.probe(writer.written.value)
-            last = start
-            not_reopened = ended_early = reopened = 0
+            not_reopened, ended_early, reopened = refused, early, soak.reopened
             errors_before = Counter(soak.stats.errors)
-            for n in range(1, math.floor(seconds / every + 1e-9) + 1):
-                interval_end = start.at + n * every
-                while (now := time.monotonic()) < interval_end:
-                    await asyncio.sleep(min(1.0, interval_end - now))
-                    if time.monotonic() < interval_end:
-                        soak.churn()
-                probe, open_streams = await soak.probe(writer.written.value)
-                latencies, firsts = soak.take_interval()
-                latency, first = await asyncio.wrap_future(pool.submit(_summaries, latencies, firsts))
-                refused, early = soak.stats.refused, soak.stats.ended_early
-                delta = probe - last
-                row = Row(
-                    minute=round(n * args.every, 2),
-                    rss=rss_bytes(web.popen.pid),
-                    delta=delta,
-                    expected=round(delta.written * args.streams / args.tasks),
-                    first_event_ms=first,
-                    latency_ms=latency,
-                    open_streams=open_streams,
-                    reopened=soak.reopened - reopened,
-                    not_reopened=refused - not_reopened,
-                    why_not=dict(Counter(soak.stats.errors) - errors_before),
-                    ended_early=early - ended_early,
-                    load=os.getloadavg()[0],
-                )
-                not_reopened, ended_early, reopened = refused, early, soak.reopened
-                errors_before = Counter(soak.stats.errors)
-                rows.append(row)
-                out(format_row(row))
-                last = probe
-        finally:
-            close_all(soak.watchers)
-            for task in list(soak.connecting):
-                task.cancel()
-            pool.shutdown(cancel_futures=True)
-            writer.stop()
-            web.stop()
+            rows.append(row)
+            out(format_row(row))
+            last = probe
     return rows
 
 
