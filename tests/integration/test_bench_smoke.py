@@ -55,7 +55,7 @@ async def test_soak_quick_keeps_every_stream_fed() -> None:
         # Streams being reopened when the row is read are not open yet.
         assert row.open_streams is not None
         assert args.streams - 2 * args.churn * args.streams <= row.open_streams <= args.streams
-        assert row.delivered >= 0.95
+        assert row.delivered >= 0.9  # streams being reopened miss what is written meanwhile
         assert math.isfinite(row.cpu_per_event_us) and row.rss > 0
         assert all(math.isfinite(value) for value in (*row.latency_ms, *row.first_event_ms))
         assert len(row.delta.gc_collections) == 3  # the web's /metrics serves Python's GC figures
