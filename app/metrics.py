@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -78,6 +78,10 @@ class WebMetrics:
     def __init__(self) -> None:
         # A registry per app, not the global one: two apps in one process keep apart.
         self.registry = CollectorRegistry()
+        # What the global registry would have served: Python's GC collections (their long-run
+        # effect with GC_THRESHOLDS, bench/soak.py) and the process's CPU, memory and fds.
+        GCCollector(registry=self.registry)
+        ProcessCollector(registry=self.registry)
         self.polls = 0
         self.streams_opened = 0
         self.submitted = Counter(

@@ -1,15 +1,16 @@
-"""Streaming at scale (issue 4): thousands of SSE watchers on one web process.
+"""Streaming at scale (issue 4): thousands of SSE watchers on one web process (or several).
 
     scripts/bench fanout [--watchers 10000] [--tasks 50] [--writes-per-task 10] [--rate 100]
                          [--polling-watchers 2000] [--push 12500,15000,...] [--quick]
-                         [--server uvicorn|granian] [--profile FILE] [--write-results]
+                         [--server uvicorn|granian] [--web-processes 1] [--profile FILE] [--write-results]
 
-Starts its own redis-server and, one at a time, web processes under uvicorn (``--server
+Starts its own redis-server and, one at a time, web servers under uvicorn (``--server
 granian``: under granian, see bench/servers.py). No worker: a writer process stores PROGRESS
 states with Celery's own backend API, as update_state does. Measures the service's polling
 endpoint against a bare Starlette route, the service with ``--watchers`` streams, the usual
 0.5 s polling design (bench/polling_reference.py) for the ratios, and the service pushed on
-toward the file-descriptor limit.
+toward the file-descriptor limit. With ``--web-processes N`` the service runs as uvicorn
+``--workers N`` (its CPU and memory: all its processes together).
 """
 
 from __future__ import annotations
@@ -51,10 +52,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--http-seconds", type=float, default=5.0)
     parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the ASGI server every web runs under")
     parser.add_argument("--web-factory", default="app.main:create_app", help="the app under test (uvicorn --factory)")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="the service's web processes (WEB_CONCURRENCY), on one port"
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run at small sizes")
     parser.add_argument("--profile", type=Path, help="one more run under py-spy; its raw stacks go to this file")
     parser.add_argument("--write-results", action="store_true", help="rewrite the results block in docs/benchmarks.md")
     args = parser.parse_args()
+    if args.profile and args.web_processes > 1:
+        parser.error("--profile samples one web process: leave --web-processes at 1")
     if args.quick:
         args.watchers, args.tasks, args.writes_per_task, args.rate = 2_000, 20, 5, 50.0
         args.polling_watchers, args.http_seconds = 400, 2.0
@@ -78,7 +84,16 @@ class Bench:
         return Load(watchers, a.tasks, a.writes_per_task, a.rate, a.connect_window)
 
     def start_service(self, name: str) -> tuple[Process, int]:
-        return self.start(name, self.args.web_factory, "/healthz", b'"subscribed":true')
+        return start_server(
+            self.args.server,
+            name,
+            self.args.web_factory,
+            self.env,
+            self.logs,
+            "/healthz",
+            b'"subscribed":true',
+            self.args.web_processes,
+        )
 
     def start(self, name: str, factory: str, ready_path: str, ready_text: bytes = b"") -> tuple[Process, int]:
         return start_server(self.args.server, name, factory, self.env, self.logs, ready_path, ready_text)
@@ -156,8 +171,9 @@ async def run(args: argparse.Namespace) -> tuple[str, Profile | None]:
 def main() -> None:
     args = parse_args()
     limit = raise_fd_limit()
+    # Per process: each web process holds its share of the streams, the load client all of them.
     if max([args.watchers, *args.push]) + 200 > limit:
-        print(f"note: the file-descriptor limit is {limit}; past it, streams will not open")
+        print(f"note: the file-descriptor limit is {limit} a process; past it, streams will not open")
     block, profile = uvloop.run(run(args))
     print(block)
     if profile is not None:

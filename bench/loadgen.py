@@ -124,11 +124,19 @@ class Watcher(asyncio.Protocol):
             self.transport.close()
 
 
-def sse_request(path: str, port: int) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+def sse_request(path: str, port: int, last_event_id: str | None = None) -> bytes:
+    resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n{resume}\r\n".encode()
 
 
-async def open_watchers(port: int, paths: list[str], stats: WatchStats, window: int, timeout: float) -> list[Watcher]:
+async def open_watchers(
+    port: int,
+    paths: list[str],
+    stats: WatchStats,
+    window: int,
+    timeout: float,
+    watcher_class: type[Watcher] = Watcher,
+) -> list[Watcher]:
     """Connects one watcher per path, at most ``window`` of them still waiting for their snapshot.
 
     The window keeps the server's accept queue (somaxconn) from overflowing, which would turn
@@ -159,7 +167,7 @@ async def open_watchers(port: int, paths: list[str], stats: WatchStats, window: 
             await asyncio.wait_for(slots.acquire(), remaining)
         except TimeoutError:
             break
-        watcher = Watcher(stats, sse_request(path, port), ready)
+        watcher = watcher_class(stats, sse_request(path, port), ready)
         watchers.append(watcher)
         pending[0] += 1
         task = asyncio.ensure_future(connect(watcher))

@@ -12,12 +12,34 @@ from redis import Redis
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and the processes it started, theirs and so on: a uvicorn with ``--workers N`` is
+    a supervisor and N workers, each with a memory and a CPU time of its own."""
+    pids = [pid]
+    for parent in pids:  # grows as it goes
+        try:
+            for thread in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{thread}/children") as children:
+                    pids.extend(int(child) for child in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        fields = stat.read().rsplit(b")", 1)[1].split()
-    # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    """utime + stime of ``pid`` and the processes it started (all their threads), from /proc/<pid>/stat."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            if member == pid:
+                raise
+            continue
+        # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
+        total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
 
 
 def own_cpu_seconds() -> float:
@@ -26,11 +48,50 @@ def own_cpu_seconds() -> float:
 
 
 def rss_bytes(pid: int) -> int:
+    """VmRSS of ``pid`` and the processes it started, added up."""
+    return sum(_rss(member) for member in process_tree(pid))
+
+
+def _rss(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+
+
+def connections_by_process(pid: int, port: int) -> dict[int, int]:
+    """The established TCP connections to local ``port`` that each process of ``pid``'s tree
+    holds (from /proc/net/tcp and each process's fds); processes holding none are left out."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    held = {}
+    for member in process_tree(pid):
+        count = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in _fd_links(member))
+        if count:
+            held[member] = count
+    return held
+
+
+def _fd_links(pid: int) -> list[str]:
+    """What each open fd of ``pid`` is (``socket:[<inode>]`` for a socket); fds that close meanwhile left out."""
+    links = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except (FileNotFoundError, ProcessLookupError):
+        return links
+    for fd in fds:
+        try:
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return links
 
 
 def command_counts(redis: Redis) -> Counter[str]:
@@ -49,7 +110,11 @@ def percentile(values: array | list[float], q: float) -> float:
 
 
 def raise_fd_limit() -> int:
-    """Soft limit up to the hard one, inherited by the processes started after it."""
+    """Soft limit up to the hard one, inherited by the processes started after it.
+
+    The limit is per process: a uvicorn with ``--workers N`` gives each of its N workers the
+    whole of it, while the load client holds every stream's socket in its one process.
+    """
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard

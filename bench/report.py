@@ -96,6 +96,8 @@ def details(rows: list[WatchResult]) -> list[str]:
         cores = f"web {r.web_cpu_seconds / r.window_seconds:.0%}, client {r.client_cpu_seconds / r.window_seconds:.0%}"
         commands = ", ".join(f"{name} {calls}" for name, calls in r.web_commands.most_common()) or "none"
         trouble = f"; ended early {r.ended_early:,}" if r.ended_early else ""
+        if len(r.streams_by_process) > 1:
+            trouble += "; streams per web process " + " / ".join(f"{n:,}" for n in r.streams_by_process)
         if r.errors:
             trouble += "; not opened: " + ", ".join(f"{what} x{n:,}" for what, n in r.errors.items())
         lines.append(
@@ -216,6 +218,11 @@ def code_version() -> str:
     return commit + (" with uncommitted changes in app/" if git("status", "--porcelain", "--", "app") else "")
 
 
+def _processes(args: argparse.Namespace) -> str:
+    n = getattr(args, "web_processes", 1)
+    return "one web process" if n == 1 else f"{n} web processes of the service (uvicorn --workers {n}, one port)"
+
+
 def render(run: Run) -> str:
     service, polling, endpoint, bare = run.service, run.polling, run.endpoint, run.bare
     assert service is not None and polling is not None and endpoint is not None and bare is not None
@@ -224,7 +231,7 @@ def render(run: Run) -> str:
     return "\n".join(
         [
             f"`scripts/bench fanout` measured {time.strftime('%Y-%m-%d')} at commit {code_version()}, on"
-            f" {machine()}; Python {platform.python_version()}, Redis {run.redis_version}; one web process and"
+            f" {machine()}; Python {platform.python_version()}, Redis {run.redis_version}; {_processes(args)} and"
             f" the load client on the same machine, the web under {getattr(args, 'server', 'uvicorn')};"
             f" {load.tasks} tasks x {load.writes_per_task} state writes at"
             f" {load.rate:g} writes/s; load average {run.load_at_start:.1f} when it started (the rest of the"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from bench.loadgen import WatchStats, close_all, open_watchers
-from bench.measure import command_counts, cpu_seconds, own_cpu_seconds, percentile, rss_bytes
+from bench.measure import command_counts, connections_by_process, cpu_seconds, own_cpu_seconds, percentile, rss_bytes
 from bench.profile import Profiler
 from bench.writer import WriterHandle, start_writer
 
@@ -54,6 +54,8 @@ class WatchResult:
     web_commands: Counter[str] = field(default_factory=Counter)
     rss_idle: int = 0
     rss_open: int = 0
+    # The streams each web process holds once all are open (uvicorn --workers N: N of them).
+    streams_by_process: list[int] = field(default_factory=list)
 
     @property
     def delivery(self) -> float:
@@ -95,6 +97,7 @@ async def run_watch(
         result.connect_seconds = time.perf_counter() - started
         result.client_connect_cpu_seconds = own_cpu_seconds() - client_cpu
         result.opened = len(stats.first_event_ns)
+        result.streams_by_process = sorted(connections_by_process(web_pid, port).values(), reverse=True)
         if await _until_quiet(web_pid, quiet_within):
             result.web_connect_cpu_seconds = cpu_seconds(web_pid) - web_cpu
         with Redis.from_url(redis_url) as redis:

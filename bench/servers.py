@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.request import urlopen
 
-from launch.processes import Process, wait_for
+from launch.processes import STARTED, Process, wait_for
 from launch.procfile import procfile_command
 from launch.redis_server import free_port
 
@@ -35,9 +35,13 @@ def start_server(
     log_dir: Path,
     ready_path: str,
     ready_text: bytes = b"",
+    processes: int = 1,
 ) -> tuple[Process, int]:
-    start = {"uvicorn": start_uvicorn, "granian": start_granian}[server]
-    return start(name, factory, env, log_dir, ready_path, ready_text)
+    if server == "granian":
+        if processes != 1:
+            raise ValueError("the granian set-up runs one worker process")
+        return start_granian(name, factory, env, log_dir, ready_path, ready_text)
+    return start_uvicorn(name, factory, env, log_dir, ready_path, ready_text, processes)
 
 
 def serving_pid(process: Process) -> int:
@@ -66,26 +70,36 @@ def start_granian(
 
 
 def start_uvicorn(
-    name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
+    name: str,
+    factory: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready_path: str,
+    ready_text: bytes = b"",
+    processes: int = 1,
 ) -> tuple[Process, int]:
-    """The Procfile's web line (uvicorn, uvloop and httptools, one process) serving ``factory``
-    in place of the service's own, with a deeper backlog; returns once ``ready_path`` answers."""
+    """The Procfile's web line (uvicorn, uvloop and httptools; ``processes`` of them, its
+    WEB_CONCURRENCY) serving ``factory`` in place of the service's own, with a deeper backlog;
+    returns once every process has started and ``ready_path`` answers."""
     port = free_port()
-    args = [
-        factory if arg == PROCFILE_FACTORY else arg
-        for arg in procfile_command("web", {**env, "HOST": "127.0.0.1", "PORT": str(port)})
-    ]
-    # Warnings only, so that the figures do not include writing a log line per request.
-    process = Process(name, [*args, "--log-level", "warning", "--backlog", str(BACKLOG)], env, log_dir)
-    return _wait_ready(process, port, ready_path, ready_text)
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)}
+    args = [factory if arg == PROCFILE_FACTORY else arg for arg in procfile_command("web", env)]
+    # The Procfile's --no-access-log keeps a log line per request out of the figures.
+    process = Process(name, [*args, "--backlog", str(BACKLOG)], env, log_dir)
+    return _wait_ready(process, port, ready_path, ready_text, started=processes)
 
 
-def _wait_ready(process: Process, port: int, ready_path: str, ready_text: bytes) -> tuple[Process, int]:
+def _wait_ready(
+    process: Process, port: int, ready_path: str, ready_text: bytes, started: int = 0
+) -> tuple[Process, int]:
+    """Once ``started`` processes have logged their start (uvicorn's), and ``ready_path`` answers."""
     name = process.name
 
     def ready() -> bool:
         if not process.alive():
             raise RuntimeError(f"{name} exited:\n{process.log()}")
+        if process.log().count(STARTED) < started:
+            return False
         try:
             with urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=1) as response:
                 return ready_text in response.read()

@@ -14,6 +14,8 @@ from launch.procfile import procfile_command
 from launch.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# What uvicorn logs (at info) once a web process has run the app's startup and serves.
+STARTED = "Application startup complete."
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -77,17 +79,22 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", co
     return process
 
 
-def start_web(env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None) -> tuple[Process, str]:
-    """A uvicorn serving the app; returns it and its base URL once it is subscribed to Redis."""
+def start_web(
+    env: Mapping[str, str], log_dir: Path, name: str = "web", port: int | None = None, processes: int = 1
+) -> tuple[Process, str]:
+    """A uvicorn serving the app (``processes`` of them, its WEB_CONCURRENCY); returns it and
+    its base URL once every process has started and one answers that it is subscribed to Redis."""
     port = port or free_port()
     # The Procfile's web line as it is, on a port of its own.
-    args = procfile_command("web", {**env, "HOST": "127.0.0.1", "PORT": str(port)})
-    process = Process(name, args, env, log_dir)
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)}
+    process = Process(name, procfile_command("web", env), env, log_dir)
     base_url = f"http://127.0.0.1:{port}"
 
     def subscribed() -> bool:
         if not process.alive():
             raise RuntimeError(f"The web process exited:\n{process.log()}")
+        if process.log().count(STARTED) < processes:
+            return False
         try:
             with urlopen(f"{base_url}/healthz", timeout=1) as response:
                 return b'"subscribed":true' in response.read()

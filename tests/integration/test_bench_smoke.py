@@ -1,4 +1,5 @@
-"""bench.fanout's core at a tiny size against the real service, so the benchmark does not rot."""
+"""bench.fanout's core at a tiny size, and bench.soak's quick mode, against the real service, so the
+benchmarks do not rot."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import soak
 from bench.scenario import Load, run_watch
 from bench.servers import start_uvicorn
+from bench.soak import parse_args
 from bench.writer import commands_per_write, issue_tasks
 from launch.redis_server import RedisServer
 
@@ -39,3 +42,22 @@ async def test_fanout_benchmark_delivers_every_event(redis_server: RedisServer, 
     assert all(math.isfinite(value) and value >= 0 for value in (*result.latency_ms, *result.first_event_ms))
     assert result.web_cpu_seconds >= 0 and result.window_seconds > 0
     assert isinstance(result.web_commands, Counter)
+
+
+async def test_soak_quick_keeps_every_stream_fed() -> None:
+    """bench.soak --quick (2 minutes, 200 streams that come and go) against the real service."""
+    args = parse_args(["--quick"])
+    lines: list[str] = []
+    rows = await soak.run(args, lines.append)
+    assert [row.minute for row in rows] == [0.5, 1, 1.5, 2]
+    for row in rows:
+        assert row.reopened > 0 and row.not_reopened == 0 and row.ended_early == 0
+        # Streams being reopened when the row is read are not open yet.
+        assert row.open_streams is not None
+        assert args.streams - 2 * args.churn * args.streams <= row.open_streams <= args.streams
+        assert row.delivered >= 0.9  # streams being reopened miss what is written meanwhile
+        assert math.isfinite(row.cpu_per_event_us) and row.rss > 0
+        assert all(math.isfinite(value) for value in (*row.latency_ms, *row.first_event_ms))
+        assert len(row.delta.gc_collections) == 3  # the web's /metrics serves Python's GC figures
+    assert len(lines) == 1 + 1 + len(soak.HEADER) + len(rows)
+    assert len(soak.verdict(rows)) == 2

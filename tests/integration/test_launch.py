@@ -18,7 +18,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from launch.processes import ROOT, start_web, wait_for
+from launch.processes import ROOT, STARTED, start_web, wait_for
 from launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
 from launch.settings import LaunchSettings
 from tests.integration.conftest import ARTIFACTS, DATA
@@ -177,3 +177,14 @@ def test_a_job_queued_before_a_restart_runs_after_it(tmp_path: Path) -> None:
     with launched(env, "launch-queued") as base_url:
         finished = final_body(base_url, result_url)
         assert "weather" in finished["root"]["texts"][0]["value"].lower()
+
+
+def test_launch_runs_web_concurrency_web_processes(tmp_path: Path) -> None:
+    """WEB_CONCURRENCY reaches the Procfile's web line through launch and honcho."""
+    env = {**launch_env(tmp_path, tmp_path), "WEB_CONCURRENCY": "2"}
+    with launched(env, "launch-two-web") as base_url:
+        log = ARTIFACTS / "launch-two-web.log"
+        wait_for(lambda: log.read_text(errors="replace").count(STARTED) == 2, 60, "both web processes")
+        # A new connection each, landing on either process.
+        health = [httpx.get(f"{base_url}/healthz", timeout=10).json() for _ in range(20)]
+        assert all(answer["subscribed"] for answer in health), health

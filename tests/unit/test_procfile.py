@@ -40,10 +40,17 @@ def test_web_runs_uvicorn_with_the_procfiles_flags() -> None:
         "0.0.0.0",
         "--port",
         "8123",
+        "--workers",
+        "1",
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "5",
     ]
+
+
+def test_web_processes_come_from_the_environment() -> None:
+    args = procfile_command("web", {"WEB_CONCURRENCY": "3"})
+    assert args[args.index("--workers") + 1] == "3"
 
 
 def test_worker_concurrency_comes_from_the_environment(tmp_path: Path) -> None:
