@@ -46,7 +46,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--polling-watchers", type=int, default=2_000)
     parser.add_argument("--push", help=f"more watcher counts, toward the fd limit (default {PUSH}; '' for none)")
     parser.add_argument(
-        "--connect-window", type=int, default=1_000, help="watchers at most awaiting their snapshot at once"
+        "--connect-window", type=int, default=256, help="watchers at most awaiting their snapshot at once"
     )
     parser.add_argument("--http-connections", type=int, default=32)
     parser.add_argument("--http-seconds", type=float, default=5.0)
