@@ -49,6 +49,21 @@ def build_batch(folder: Path, seconds: float) -> float:
     return total
 
 
+def warm_up_folder(root: Path) -> Path:
+    """A folder of a few short files under ``root``: enough files that every worker of a split
+    set-up gets one and loads its model before the timed run."""
+    warm = root / "warm"
+    warm.mkdir()
+    for n in range(4):
+        shutil.copy(DATA / "batch" / "weather.mp3", warm / f"{n}-weather.mp3")
+    return warm
+
+
+def bench_env(root: Path, redis_url: str) -> dict[str, str]:
+    """The service's environment for a benchmark whose audio (and transcripts) are under ``root``."""
+    return {**os.environ, "REDIS_URL": redis_url, "ALLOWED_ROOTS": str(root), "TRANSCRIPTS_DIR": str(root / "fb")}
+
+
 async def through_service(base_url: str, folder: Path) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=600)) as client:
         started = time.perf_counter()
@@ -103,12 +118,7 @@ def main() -> None:
         small.mkdir()
         audio_seconds = build_batch(batch, args.minutes * 60)
         shutil.copy(DATA / "batch" / "weather.mp3", small)
-        env = {
-            **os.environ,
-            "REDIS_URL": redis.url,
-            "ALLOWED_ROOTS": str(root),
-            "TRANSCRIPTS_DIR": str(root / "fallback"),
-        }
+        env = bench_env(root, redis.url)
         logs = root / "logs"
         worker = start_worker(env, logs)
         web, base_url = start_web(env, logs)

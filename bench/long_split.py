@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from bench.e2e import DATA
+from bench.e2e import bench_env, warm_up_folder
 from bench.long_recording import build
 from bench.wer import word_error_rate
 from launch.processes import Process, start_web, start_worker
@@ -99,15 +99,13 @@ def main() -> None:
     loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-long-split-") as tmp, RedisServer() as redis:
         root = Path(tmp)
-        recording, shifted, warm = root / "recording", root / "shifted", root / "warm"
+        recording, shifted = root / "recording", root / "shifted"
         recording.mkdir()
         shifted.mkdir()
         audio_seconds = build(recording / "long.wav", args.minutes * 60)
         build(shifted / "long.wav", args.minutes * 60, lead=LEAD)
-        warm.mkdir()
-        for n in range(4):  # enough files that every worker of a split set-up loads its model
-            (warm / f"{n}-weather.mp3").write_bytes((DATA / "batch" / "weather.mp3").read_bytes())
-        env = {**os.environ, "REDIS_URL": redis.url, "ALLOWED_ROOTS": str(root), "TRANSCRIPTS_DIR": str(root / "fb")}
+        warm = warm_up_folder(root)
+        env = bench_env(root, redis.url)
         logs = root / "logs"
         web, base_url = start_web(env, logs)
         try:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.e2e import DATA, build_batch, through_service
+from bench.e2e import bench_env, build_batch, through_service, warm_up_folder
 from launch.processes import Process, start_web, start_worker
 from launch.redis_server import RedisServer
 from worker.transcription import find_audio_files
@@ -64,13 +64,11 @@ def main() -> None:
     shares: dict[str, list[list[int]]] = {setup.label: [] for setup in SETUPS}
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp, RedisServer() as redis:
         root = Path(tmp)
-        batch, warm = root / "batch", root / "warm"
+        batch = root / "batch"
         batch.mkdir()
         audio_seconds = build_batch(batch, args.minutes * 60)
-        warm.mkdir()
-        for n in range(4):  # enough files that every worker of a split set-up loads its model
-            (warm / f"{n}-weather.mp3").write_bytes((DATA / "batch" / "weather.mp3").read_bytes())
-        env = {**os.environ, "REDIS_URL": redis.url, "ALLOWED_ROOTS": str(root), "TRANSCRIPTS_DIR": str(root / "fb")}
+        warm = warm_up_folder(root)
+        env = bench_env(root, redis.url)
         logs = root / "logs"
         web, base_url = start_web(env, logs)
         try:

@@ -98,6 +98,14 @@ async def follow(client: httpx.AsyncClient, url: str) -> tuple[list[Event], int]
         return events, reconnects
 
 
+async def well_under_way(client: httpx.AsyncClient, task: dict[str, str]) -> None:
+    async def transcribing() -> bool:
+        root = (await client.get(task["result_url"])).json()["root"]
+        return root.get("title") == "progress" and root["percent"] >= 5
+
+    await eventually(transcribing, timeout=120, what="the job to be well under way")
+
+
 async def test_a_job_survives_the_primary_failing_over(
     client: httpx.AsyncClient, setup: SentinelSetup, audio_root: Path
 ) -> None:
@@ -105,12 +113,7 @@ async def test_a_job_survives_the_primary_failing_over(
     assert old_primary == {setup.primary.port}
     task = await submit(client, audio_root / "many")
     watching = asyncio.create_task(follow(client, task["events_url"]))
-
-    async def transcribing() -> bool:
-        root = (await client.get(task["result_url"])).json()["root"]
-        return root.get("title") == "progress" and root["percent"] >= 5
-
-    await eventually(transcribing, timeout=120, what="the job to be well under way")
+    await well_under_way(client, task)
     killed = time.monotonic()
     setup.kill_primary()
     failover = await asyncio.to_thread(wait_for_failover, setup)
@@ -157,12 +160,7 @@ async def test_a_primary_demoted_while_it_stays_up_is_left(
     before that window once more. Each connection's percents never go back."""
     task = await submit(client, audio_root / "many")
     watching = asyncio.create_task(follow(client, task["events_url"]))
-
-    async def transcribing() -> bool:
-        root = (await client.get(task["result_url"])).json()["root"]
-        return root.get("title") == "progress" and root["percent"] >= 5
-
-    await eventually(transcribing, timeout=120, what="the job to be well under way")
+    await well_under_way(client, task)
     with Redis(port=setup.sentinel_ports[0]) as sentinel:
         assert sentinel.sentinel_failover(MASTER)
     asked = time.monotonic()
