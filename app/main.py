@@ -33,7 +33,7 @@ from app.openapi import openapi_document
 from app.services import Services, services_of
 from app.sessions import Sessions
 from app.settings import Settings
-from app.sse import Streams
+from app.sse import Streams, on_exit_signals
 from app.store import TaskStore
 from logs import configure_logging
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             headers={"Cache-Control": "no-cache"},
         )
         pulse = asyncio.create_task(streams.run())
+        restore_signals = on_exit_signals(streams.stop)
         tune_gc(settings.gc_thresholds)
         try:
             metrics = WebMetrics()
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sessions = Sessions(redis, settings) if settings.api_token else None
             yield {"services": Services(settings, store, hub, broker, streams, metrics, cache, sessions=sessions)}
         finally:
+            restore_signals()
             pulse.cancel()
             liveness.cancel()
             await hub.stop()

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
@@ -85,6 +87,7 @@ class Streams:
         # Fine enough for both, and for SIGTERM to end the streams within half a second.
         self.tick = max(0.05, min(0.5, ping_seconds / 4, send_timeout / 4))
         self.cut_offs = 0
+        self.stopping = False  # the server was told to stop (see on_exit_signals)
         self.raw_headers = sse_headers(headers)  # every response's, unless it is given its own
         self.ping = ping_frame()  # the latest, shared by the streams a round pings
         self._clock = clock
@@ -111,7 +114,7 @@ class Streams:
     def check(self) -> None:
         """One round: end every stream if the server is stopping, else ping the idle ones and
         cut off those whose send has been stuck for longer than ``send_timeout``."""
-        if AppStatus.should_exit:
+        if self.stopping or AppStatus.should_exit:
             for stream in self._streams:
                 stream.end()
             return
@@ -129,6 +132,10 @@ class Streams:
                     self.ping, pinged = ping_frame(), True
                 stream.ping_due = True
                 stream.wake.set()
+
+    def stop(self) -> None:
+        """End every stream at the timer's next round (the server is stopping)."""
+        self.stopping = True
 
     def response(
         self,
@@ -181,6 +188,35 @@ class Streams:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.send_timeout):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def on_exit_signals(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` on SIGTERM or SIGINT, then the handler installed before (uvicorn's);
+    returns how to put that handler back.
+
+    uvicorn installs its exit handler before it loads a ``--factory`` app, so the patch
+    sse-starlette makes to that handler on import comes too late to be called and its
+    ``AppStatus`` is never set: chaining to the installed handler is what works."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    chained: dict[signal.Signals, Callable[[int, object], object]] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):  # no server's handler to pass the signal on to
+            continue
+
+        def handler(signum: int, frame: object, previous: Callable[[int, object], object] = previous) -> None:
+            callback()
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+        chained[sig] = previous
+
+    def undo() -> None:
+        for sig, previous in chained.items():
+            signal.signal(sig, previous)
+
+    return undo
 
 
 async def _until_disconnect(receive: Receive, stream: _Stream) -> None:
