@@ -158,7 +158,14 @@ async def test_a_primary_demoted_while_it_stays_up_is_left(
     Writes that reached the old primary between the promotion and its demotion are lost
     (Redis replicates asynchronously; docs/failures.md): a client may see the percent of
     before that window once more. Each connection's percents never go back."""
-    task = await submit(client, audio_root / "many")
+    # Sentinel closes the demoted primary's clients some 11 s after the promotion: the job
+    # must outlast that, or it ends on the old primary's subscription with nothing to show.
+    longer = audio_root / "many-more"
+    if not longer.exists():
+        longer.mkdir()
+        for n in range(24):
+            shutil.copy(audio_root / "long" / "story.mp3", longer / f"story-{n:02d}.mp3")
+    task = await submit(client, longer)
     watching = asyncio.create_task(follow(client, task["events_url"]))
     await well_under_way(client, task)
     with Redis(port=setup.sentinel_ports[0]) as sentinel:
