@@ -7,6 +7,7 @@ from celery.signals import setup_logging
 
 from contract import celery_config
 from logs import configure_logging
+from worker.decoding import release_after_tasks
 from worker.heartbeat import install_heartbeats
 from worker.metrics import install_metrics
 from worker.revocation import DurableRevokeTask
@@ -32,6 +33,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
     )
     register_tasks(celery, settings, install_stop_flag(celery).requested)
     install_heartbeats(celery, settings.worker_lost_after)
+    release_after_tasks(celery)
     install_metrics(celery, settings.metrics_port)
     if settings.log_format == "json":
         # Connected, this signal makes Celery leave logging to us.

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.checkpoint import Transcript
+from worker.decoding import DECODED
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +114,10 @@ def plan_ranges(
 
 def speech_stretches(path: Path) -> tuple[list[tuple[float, float]], float]:
     """The file's stretches of speech (seconds) by faster-whisper's VAD, and its decoded duration."""
-    from faster_whisper import decode_audio
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    audio = decode_audio(str(path), sampling_rate=_RATE)
+    # Kept: the worker that finds the pauses usually transcribes the first piece next.
+    audio = DECODED.samples(path, _RATE)
     options = VadOptions(min_silence_duration_ms=_MIN_SILENCE_MS, speech_pad_ms=_SPEECH_PAD_MS)
     found = get_speech_timestamps(audio, options, sampling_rate=_RATE)
     return [(s["start"] / _RATE, s["end"] / _RATE) for s in found], len(audio) / _RATE

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from contract import is_audio_file, progress_meta
 from worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, TimedSegment, Transcript, Word
+from worker.decoding import DECODED
 from worker.formats import output_names, write_format
 from worker.options import DEFAULT_OPTIONS, TranscribeOptions
 from worker.progress import BatchProgress, Meta
@@ -169,7 +170,7 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     if options.batched:
         return _batched_segments(model, options)
     decoding = options.decoding()
-    audio_of = _last_decoded(model.feature_extractor.sampling_rate)
+    audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
@@ -191,27 +192,12 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     return segments_of
 
 
-def _last_decoded(rate: int) -> Callable[[Path, float, float | None], Any]:
-    """The samples of a file from ``start`` to ``end`` seconds (None: its end); the last file
-    decoded is kept, as a worker often gets several pieces of one file in a row."""
-    from faster_whisper.audio import decode_audio
-
-    @functools.lru_cache(maxsize=1)
-    def decoded(path: Path) -> Any:
-        return decode_audio(str(path), sampling_rate=rate)
-
-    def audio_of(path: Path, start: float, end: float | None) -> Any:
-        return decoded(path)[int(start * rate) : None if end is None else int(end * rate)]
-
-    return audio_of
-
-
 def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> SegmentSource:
     from faster_whisper import BatchedInferencePipeline
 
     pipeline = BatchedInferencePipeline(model)
     decoding = options.decoding()
-    audio_of = _last_decoded(model.feature_extractor.sampling_rate)
+    audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
