@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -18,12 +19,14 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from httpx_sse import aconnect_sse
 
-from launch.processes import ROOT, start_web, start_worker
+from launch.processes import ROOT, Process, start_web, start_worker
 from launch.redis_server import RedisServer
 from worker.model import load_model
 from worker.transcription import find_audio_files, probe_duration
@@ -62,6 +65,42 @@ def warm_up_folder(root: Path) -> Path:
 def bench_env(root: Path, redis_url: str) -> dict[str, str]:
     """The service's environment for a benchmark whose audio (and transcripts) are under ``root``."""
     return {**os.environ, "REDIS_URL": redis_url, "ALLOWED_ROOTS": str(root), "TRANSCRIPTS_DIR": str(root / "fb")}
+
+
+def runs_and_minutes(doc: str, runs: int, minutes: float) -> argparse.Namespace:
+    """The command line of a benchmark that runs ``--runs`` times a batch of ``--minutes`` of audio."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--minutes", type=float, default=minutes)
+    return parser.parse_args()
+
+
+@dataclass(frozen=True)
+class BenchService:
+    """A benchmark's own Redis and web process, and a folder for its audio and logs."""
+
+    root: Path
+    env: dict[str, str]
+    logs: Path
+    base_url: str
+
+    def start_workers(self, count: int = 1, split_batches: int = 1, cpu_threads: int = 0) -> list[Process]:
+        """``count`` worker processes (concurrency 1 each); ``cpu_threads`` 0 is CTranslate2's default."""
+        env = {**self.env, "SPLIT_BATCHES": str(split_batches), "WHISPER_CPU_THREADS": str(cpu_threads)}
+        return [start_worker(env, self.logs, name=f"worker-{n}") for n in range(count)]
+
+
+@contextlib.contextmanager
+def bench_service(name: str) -> Iterator[BenchService]:
+    """A redis-server and the Procfile's web process, in a temporary folder, for as long as the block runs."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp, RedisServer() as redis:
+        root = Path(tmp)
+        env = bench_env(root, redis.url)
+        web, base_url = start_web(env, root / "logs")
+        try:
+            yield BenchService(root, env, root / "logs", base_url)
+        finally:
+            web.stop()
 
 
 async def through_service(base_url: str, folder: Path) -> dict[str, float]:
@@ -106,22 +145,15 @@ def directly(folder: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--minutes", type=float, default=2.0)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp, RedisServer() as redis:
-        root = Path(tmp)
+    args = runs_and_minutes(__doc__, runs=3, minutes=2.0)
+    with bench_service("e2e") as bench:
+        root, base_url = bench.root, bench.base_url
         batch, small = root / "batch", root / "small"
         batch.mkdir()
         small.mkdir()
         audio_seconds = build_batch(batch, args.minutes * 60)
         shutil.copy(DATA / "batch" / "weather.mp3", small)
-        env = bench_env(root, redis.url)
-        logs = root / "logs"
-        worker = start_worker(env, logs)
-        web, base_url = start_web(env, logs)
+        [worker] = bench.start_workers()
         try:
             cold = asyncio.run(through_service(base_url, small))  # loads the model in the worker
             warm = [asyncio.run(through_service(base_url, small)) for _ in range(args.runs)]
@@ -131,7 +163,6 @@ def main() -> None:
                 service.append(asyncio.run(through_service(base_url, batch)))
                 direct.append(directly(batch))
         finally:
-            web.stop()
             worker.stop()
         files = len(find_audio_files(batch))
 

@@ -17,14 +17,12 @@ changes words with its windows alone.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import platform
 import re
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +30,10 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from bench.e2e import bench_env, warm_up_folder
+from bench.e2e import bench_service, runs_and_minutes, warm_up_folder
 from bench.long_recording import build
 from bench.wer import word_error_rate
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from launch.processes import Process
 
 
 @dataclass(frozen=True)
@@ -89,51 +86,35 @@ def pieces_done(worker: Process) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
-
+    args = runs_and_minutes(__doc__, runs=1, minutes=10.0)
     runs: dict[str, list[Run]] = {setup.label: [] for setup in SETUPS}
     shares: dict[str, list[list[int]]] = {setup.label: [] for setup in SETUPS}
     loads: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="bench-long-split-") as tmp, RedisServer() as redis:
-        root = Path(tmp)
-        recording, shifted = root / "recording", root / "shifted"
+    with bench_service("long-split") as bench:
+        recording, shifted = bench.root / "recording", bench.root / "shifted"
         recording.mkdir()
         shifted.mkdir()
         audio_seconds = build(recording / "long.wav", args.minutes * 60)
         build(shifted / "long.wav", args.minutes * 60, lead=LEAD)
-        warm = warm_up_folder(root)
-        env = bench_env(root, redis.url)
-        logs = root / "logs"
-        web, base_url = start_web(env, logs)
-        try:
-            for run in range(args.runs):
-                for setup in SETUPS:
-                    worker_env = {
-                        **env,
-                        "SPLIT_BATCHES": str(setup.split_batches),
-                        "WHISPER_CPU_THREADS": str(setup.cpu_threads),
-                    }
-                    workers = [start_worker(worker_env, logs, name=f"worker-{n}") for n in range(setup.workers)]
-                    try:
-                        asyncio.run(warm_up(base_url, warm))
-                        before = [pieces_done(w) for w in workers]
-                        result = asyncio.run(through_service(base_url, shifted if setup.shifted else recording))
-                        shares[setup.label].append([pieces_done(w) - b for w, b in zip(workers, before, strict=True)])
-                    finally:
-                        for worker in workers:
-                            worker.stop()
-                    runs[setup.label].append(result)
-                    loads.append(os.getloadavg()[0])
-                    print(
-                        f"run {run + 1}/{args.runs} {setup.label}: {result.wall_s:.1f} s "
-                        f"(load average {os.getloadavg()[0]:.2f})",
-                        flush=True,
-                    )
-        finally:
-            web.stop()
+        warm = warm_up_folder(bench.root)
+        for run in range(args.runs):
+            for setup in SETUPS:
+                workers = bench.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
+                try:
+                    asyncio.run(warm_up(bench.base_url, warm))
+                    before = [pieces_done(w) for w in workers]
+                    result = asyncio.run(through_service(bench.base_url, shifted if setup.shifted else recording))
+                    shares[setup.label].append([pieces_done(w) - b for w, b in zip(workers, before, strict=True)])
+                finally:
+                    for worker in workers:
+                        worker.stop()
+                runs[setup.label].append(result)
+                loads.append(os.getloadavg()[0])
+                print(
+                    f"run {run + 1}/{args.runs} {setup.label}: {result.wall_s:.1f} s "
+                    f"(load average {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
 
     print(
         f"\n# bench.long_split on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "

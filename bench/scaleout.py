@@ -11,19 +11,15 @@ median wall times and the speed-up of each set-up over the first.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import platform
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from bench.e2e import bench_env, build_batch, through_service, warm_up_folder
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from bench.e2e import bench_service, build_batch, runs_and_minutes, through_service, warm_up_folder
+from launch.processes import Process
 from worker.transcription import find_audio_files
 
 
@@ -44,49 +40,33 @@ SETUPS = [
 ]
 
 
-def start_workers(setup: Setup, env: dict[str, str], logs: Path) -> list[Process]:
-    worker_env = {**env, "SPLIT_BATCHES": str(setup.split_batches), "WHISPER_CPU_THREADS": str(setup.cpu_threads)}
-    return [start_worker(worker_env, logs, name=f"worker-{n}") for n in range(setup.workers)]
-
-
 def files_done(worker: Process) -> int:
     """Files this worker transcribed as part of a split batch (worker/split.py logs each)."""
     return worker.log().count("] Transcribed ")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--minutes", type=float, default=3.0)
-    args = parser.parse_args()
-
+    args = runs_and_minutes(__doc__, runs=3, minutes=3.0)
     walls: dict[str, list[float]] = {setup.label: [] for setup in SETUPS}
     shares: dict[str, list[list[int]]] = {setup.label: [] for setup in SETUPS}
-    with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp, RedisServer() as redis:
-        root = Path(tmp)
-        batch = root / "batch"
+    with bench_service("scaleout") as bench:
+        batch = bench.root / "batch"
         batch.mkdir()
         audio_seconds = build_batch(batch, args.minutes * 60)
-        warm = warm_up_folder(root)
-        env = bench_env(root, redis.url)
-        logs = root / "logs"
-        web, base_url = start_web(env, logs)
-        try:
-            for run in range(args.runs):
-                for setup in SETUPS:
-                    workers = start_workers(setup, env, logs)
-                    try:
-                        asyncio.run(through_service(base_url, warm))
-                        before = [files_done(w) for w in workers]
-                        figures = asyncio.run(through_service(base_url, batch))
-                        shares[setup.label].append([files_done(w) - b for w, b in zip(workers, before, strict=True)])
-                    finally:
-                        for worker in workers:
-                            worker.stop()
-                    walls[setup.label].append(figures["wall_s"])
-                    print(f"run {run + 1}/{args.runs} {setup.label}: {figures['wall_s']:.2f} s", flush=True)
-        finally:
-            web.stop()
+        warm = warm_up_folder(bench.root)
+        for run in range(args.runs):
+            for setup in SETUPS:
+                workers = bench.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
+                try:
+                    asyncio.run(through_service(bench.base_url, warm))
+                    before = [files_done(w) for w in workers]
+                    figures = asyncio.run(through_service(bench.base_url, batch))
+                    shares[setup.label].append([files_done(w) - b for w, b in zip(workers, before, strict=True)])
+                finally:
+                    for worker in workers:
+                        worker.stop()
+                walls[setup.label].append(figures["wall_s"])
+                print(f"run {run + 1}/{args.runs} {setup.label}: {figures['wall_s']:.2f} s", flush=True)
         files = len(find_audio_files(batch))
 
     print(

@@ -24,26 +24,6 @@ PROCFILE_FACTORY = "app.main:create_app"
 BACKLOG = 16384
 
 
-SERVERS = ("uvicorn", "granian")
-
-
-def start_server(
-    server: str,
-    name: str,
-    factory: str,
-    env: Mapping[str, str],
-    log_dir: Path,
-    ready_path: str,
-    ready_text: bytes = b"",
-    processes: int = 1,
-) -> tuple[Process, int]:
-    if server == "granian":
-        if processes != 1:
-            raise ValueError("the granian set-up runs one worker process")
-        return start_granian(name, factory, env, log_dir, ready_path, ready_text)
-    return start_uvicorn(name, factory, env, log_dir, ready_path, ready_text, processes)
-
-
 def serving_pid(process: Process) -> int:
     """The process that runs the app: granian's worker (its only child), else the process itself."""
     pid = process.popen.pid
@@ -55,9 +35,17 @@ def serving_pid(process: Process) -> int:
 
 
 def start_granian(
-    name: str, factory: str, env: Mapping[str, str], log_dir: Path, ready_path: str, ready_text: bytes = b""
+    name: str,
+    factory: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready_path: str,
+    ready_text: bytes = b"",
+    processes: int = 1,
 ) -> tuple[Process, int]:
     """``factory`` under granian: one worker, uvloop, HTTP/1.1, the same backlog as uvicorn's."""
+    if processes != 1:
+        raise ValueError("the granian set-up runs one worker process")
     port = free_port()
     # Above anything a benchmark opens, so that MAX_STREAMS or the fd limit is what stops it.
     backpressure = max(32768, int(env.get("MAX_STREAMS", "0")) + 1024)
@@ -87,6 +75,10 @@ def start_uvicorn(
     # The Procfile's --no-access-log keeps a log line per request out of the figures.
     process = Process(name, [*args, "--backlog", str(BACKLOG)], env, log_dir)
     return _wait_ready(process, port, ready_path, ready_text, started=processes)
+
+
+# How each server a benchmark can run its webs under is started, by name (same arguments).
+SERVERS = {"uvicorn": start_uvicorn, "granian": start_granian}
 
 
 def _wait_ready(
