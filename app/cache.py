@@ -80,7 +80,11 @@ class StateCache:
         )
 
     async def read_issued(self, task_id: str) -> tuple[str | None, TaskEvent]:
-        """Which endpoint issued ``task_id`` (None: none did) and its current state."""
+        """Which endpoint issued ``task_id`` (None: none did) and its current state.
+
+        For an issued task the state is current as of a barrier on the subscription
+        (``StateHub.sync``) or newer: a stream that began following the task before this call
+        has every state message up to it in its inbox already (app/streaming.py counts on it)."""
         self._sweep()
         cached = self.peek(task_id)
         if cached is not None:

@@ -133,7 +133,7 @@ class AsyncEndpoint:
             # The client has the final event: 204 tells EventSource to stop reconnecting.
             close()
             return Response(status_code=204)
-        frames = task_frames(services.hub, cursor, ready, services.settings.sse_retry_ms)
+        frames = task_frames(cursor, ready, services.settings.sse_retry_ms)
         return self._stream(services, frames, ready, close)
 
     async def task_set_events(self, request: Request) -> Response:
@@ -148,7 +148,7 @@ class AsyncEndpoint:
         if all(cursor.done for cursor in cursors.values()):
             close()
             return Response(status_code=204)
-        frames = task_set_frames(services.hub, cursors, ready, services.settings.sse_retry_ms)
+        frames = task_set_frames(cursors, ready, services.settings.sse_retry_ms)
         return self._stream(services, frames, ready, close)
 
     async def _follow(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from app.events import TaskEvent
-from app.hub import Inbox, StateHub, Wake
+from app.hub import Inbox, Wake
 
 
 def split_position(event_id: str | None) -> tuple[str | None, str | None]:
@@ -25,9 +25,11 @@ class Cursor:
     and the last of the task's segments (live results) it has.
 
     Its inbox was opened before ``snapshot`` and ``backlog`` (the segments the client lacks)
-    were read, so nothing written in between is missed; ``caught_up`` drops the states the
-    snapshot already covers, a state is never sent twice in a row (nor at all when the client
-    already has it), and a segment never twice, nor out of order.
+    were read, so nothing written in between is missed. The snapshot is current as of a
+    barrier on the subscription (``StateHub.sync``, which app/cache.py's read passes before it
+    returns; a cached state is newer than anything the inbox gets), so every state message up to
+    it is in the inbox already: ``caught_up`` drops those. A state is never sent twice in a row
+    (nor at all when the client already has it), and a segment never twice, nor out of order.
 
     Event ids: the state's content id (the same on every connection and replica) and, once
     the task has published segments, ``/`` and the last segment's entry id, so a reconnect
@@ -85,11 +87,11 @@ class Cursor:
         return b"id: %s\nevent: %s\ndata: %s\n\n" % (self.position().encode(), event.kind.encode(), event.data)
 
     def caught_up(self) -> None:
-        """Call once the hub's barrier (``sync``) has passed, after the snapshot was sent."""
+        """Drop the queued states the snapshot covers (call once it was sent)."""
         self.inbox.discard_through(self.snapshot.id)
 
 
-async def task_frames(hub: StateHub, cursor: Cursor, ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
+async def task_frames(cursor: Cursor, ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
     """SSE frames for one task until its final event.
 
     The cursor's inbox sets ``ready`` when it gets an event; the stream's response sets it too
@@ -100,7 +102,6 @@ async def task_frames(hub: StateHub, cursor: Cursor, ready: Wake, retry_ms: int)
     yield b"retry: %d\n" % retry_ms + (first or b"\n")
     if cursor.done:
         return
-    await hub.sync()
     cursor.caught_up()
     while True:
         # Cleared before the inbox is read, so an event put while a frame is being sent

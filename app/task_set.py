@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 
 from app.events import TaskEvent
-from app.hub import StateHub, Wake
+from app.hub import Wake
 from app.streaming import Cursor, entry_order
 
 _VERSION = "2."
@@ -106,9 +106,7 @@ def _frame(task_id: str, event: TaskEvent, cursors: Mapping[str, Cursor]) -> byt
     )
 
 
-async def task_set_frames(
-    hub: StateHub, cursors: Mapping[str, Cursor], ready: Wake, retry_ms: int
-) -> AsyncGenerator[bytes, None]:
+async def task_set_frames(cursors: Mapping[str, Cursor], ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
     """SSE frames for a set of tasks until each has had its final event.
 
     Every cursor's inbox sets ``ready`` when it gets an event, and the response when it wants
@@ -121,7 +119,6 @@ async def task_set_frames(
     yield b"retry: %d\n" % retry_ms + (b"".join(first) if first else b"\n")
     if all(c.done for c in cursors.values()):
         return
-    await hub.sync()
     for cursor in cursors.values():
         cursor.caught_up()
     while True:

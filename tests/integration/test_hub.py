@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
+from app.cache import StateCache
 from app.hub import StateHub, Wake
 from app.store import TaskStore
 from app.streaming import Cursor, task_frames
@@ -24,6 +26,7 @@ from worker.heartbeat import Heartbeats
 pytestmark = pytest.mark.integration
 
 PREFIX = b"celery-task-meta-"
+ENDPOINT = "/audio/transcribe"
 
 
 def celery_for(url: str) -> Celery:
@@ -60,13 +63,15 @@ def parse_frames(frames: list[bytes]) -> list[tuple[str, dict]]:
     return events
 
 
-async def stream(hub: StateHub, store: TaskStore, task_id: str) -> AsyncIterator[bytes]:
-    """What the events endpoint does: follow the task, then read it, then stream."""
+async def stream(hub: StateHub, cache: StateCache, task_id: str) -> AsyncIterator[bytes]:
+    """What the events endpoint does: follow the task, then read it (from the cache, as the
+    endpoint does: a state it holds, or one read past the barrier), then stream."""
     ready = Wake()
     inbox, close = hub.open(task_id, ready)
     try:
-        _, snapshot = await store.read_issued(task_id)
-        async for frame in task_frames(hub, Cursor(inbox, snapshot, None), ready, 1000):
+        endpoint, snapshot = cache.peek(task_id) or await cache.read_issued(task_id)
+        assert endpoint == ENDPOINT
+        async for frame in task_frames(Cursor(inbox, snapshot, None), ready, 1000):
             if frame:  # b"": woken with nothing new
                 yield frame
     finally:
@@ -90,6 +95,8 @@ async def test_every_watcher_sees_every_state_once_in_order(
     hub, store = hub_and_store
     backend = celery_for(redis_server.url).backend
     task_id = str(uuid.uuid4())
+    await store.record_issued(task_id, ENDPOINT)
+    cache = StateCache(hub, store)  # shared: the first watcher reads, later ones may find it held
     steps = 300
 
     def write_states() -> None:
@@ -103,7 +110,7 @@ async def test_every_watcher_sees_every_state_once_in_order(
 
     async def late_watcher(delay: float) -> list[bytes]:
         await asyncio.sleep(delay)
-        return await collect(stream(hub, store, task_id))
+        return await collect(stream(hub, cache, task_id))
 
     watchers = [late_watcher(random.uniform(0, 0.3)) for _ in range(40)]
     results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
@@ -123,8 +130,9 @@ async def test_a_watcher_of_a_finished_task_gets_the_result_and_the_stream_ends(
 ) -> None:
     hub, store = hub_and_store
     task_id = str(uuid.uuid4())
+    await store.record_issued(task_id, ENDPOINT)
     await write_in_thread(lambda: celery_for(redis_server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
-    frames = await asyncio.wait_for(collect(stream(hub, store, task_id)), 5)
+    frames = await asyncio.wait_for(collect(stream(hub, StateCache(hub, store), task_id)), 5)
     assert [kind for kind, _ in parse_frames(frames)] == ["result"]
     assert frames[0].startswith(b"retry: 1000\n")
 
@@ -134,7 +142,9 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
         hub, store, redis, listener = await running_hub(server.url)
         try:
             task_id = str(uuid.uuid4())
-            watching = asyncio.create_task(collect(stream(hub, store, task_id)))
+            await store.record_issued(task_id, ENDPOINT)
+            cache = StateCache(hub, store)
+            watching = asyncio.create_task(collect(stream(hub, cache, task_id)))
             while not hub._watchers:  # the stream has started watching
                 await asyncio.sleep(0.01)
             server.stop()
@@ -150,9 +160,79 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
             await write_in_thread(
                 lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS")
             )
-            frames = await asyncio.wait_for(collect(stream(hub, store, task_id)), 5)
+            await store.record_issued(task_id, ENDPOINT)  # in case this Redis kept nothing
+            frames = await asyncio.wait_for(collect(stream(hub, cache, task_id)), 5)
             assert [kind for kind, _ in parse_frames(frames)] == ["result"]
         finally:
             await hub.stop()
             await redis.aclose()
             await listener.aclose()
+
+
+class LaggingProxy:
+    """A TCP proxy to Redis that hands on what Redis sends ``delay`` seconds late, in order:
+    a subscription that is behind, as it is under load or across a slow link."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.port, self.delay = port, delay
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _connection(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        redis_in, redis_out = await asyncio.open_connection("127.0.0.1", self.port)
+        loop = asyncio.get_running_loop()
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, delay: float) -> None:
+            while chunk := await source.read(65536):
+                if delay:
+                    loop.call_later(delay, sink.write, chunk)
+                else:
+                    sink.write(chunk)
+            sink.close()
+
+        with contextlib.suppress(ConnectionError):
+            await asyncio.gather(pump(client_in, redis_out, 0), pump(redis_in, client_out, self.delay))
+
+
+async def test_a_watcher_that_opens_while_the_subscription_lags_gets_nothing_older_than_its_snapshot(
+    redis_server: RedisServer,
+) -> None:
+    """States written just before a stream opens, whose messages reach the hub 0.3 s late (a
+    proxy holds them): the snapshot, read straight from Redis, is the latest state, and the
+    older messages the hub hands out after the stream opened are not sent after it. The
+    barrier the state cache's read waits for is what holds them back."""
+    async with LaggingProxy(redis_server.port, 0.3) as lagging_port:
+        listener = Redis(port=lagging_port, retry=Retry(NoBackoff(), 0))
+        redis = Redis.from_url(redis_server.url)
+        hub = StateHub(listener, PREFIX, queue_size=1000)
+        await hub.start()
+        try:
+            assert await hub.wait_connected(5)
+            store = TaskStore(redis, PREFIX, 3600)
+            backend = celery_for(redis_server.url).backend
+            task_id = str(uuid.uuid4())
+            await store.record_issued(task_id, ENDPOINT)
+            steps = 20
+            for step in range(steps):
+                backend.store_result(task_id, progress_meta(step * 5, f"step {step}"), PROGRESS_STATE)
+
+            # Read as the endpoint reads: right on, frame after frame, while the messages lag.
+            watching = asyncio.create_task(collect(stream(hub, StateCache(hub, store), task_id)))
+            await asyncio.sleep(1)  # the old messages reach the hub meanwhile
+            await write_in_thread(lambda: backend.store_result(task_id, {"texts": []}, "SUCCESS"))
+            received = await asyncio.wait_for(watching, 5)
+        finally:
+            await hub.stop()
+            await redis.aclose()
+            await listener.aclose()
+
+    events = parse_frames(received)
+    assert [kind for kind, _ in events] == ["progress", "result"], [data for _, data in events]
+    assert events[0][1]["root"]["description"] == f"step {steps - 1}"
