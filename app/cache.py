@@ -18,6 +18,10 @@ from app.hub import StateHub
 from app.store import TaskStore
 
 
+def _nothing() -> None:
+    pass
+
+
 class _Entry:
     def __init__(self, endpoint: str | None = None) -> None:
         self.endpoint = endpoint
@@ -27,7 +31,17 @@ class _Entry:
         self.read_no_segments = False  # the read found no live results
         self.heard_segment = False  # one was published since it began following
         self._early: list[TaskEvent] | None = []  # messages that came while it was filling
-        self.stop: Callable[[], None] = lambda: None
+        self._stop: Callable[[], None] = _nothing
+
+    def follow(self, hub: StateHub, task_id: str) -> None:
+        self._stop = hub.follow(task_id, self)
+
+    def stop(self) -> None:
+        """Stop following the task. The hub's stop function holds this entry: letting go of it
+        breaks that cycle, so the entry is freed as soon as nothing holds it (not at the next
+        run of the cyclic GC, which may be an hour away with the thresholds the web runs with)."""
+        stop, self._stop = self._stop, _nothing
+        stop()
 
     def put(self, event: TaskEvent) -> None:
         if event.kind == "segment":  # a log entry, not the task's state
@@ -93,7 +107,7 @@ class StateCache:
             return await self._store.read_issued(task_id)
         self._drop(task_id)
         entry = _Entry()
-        entry.stop = self._hub.follow(task_id, entry)
+        entry.follow(self._hub, task_id)
         try:
             endpoint, snapshot, segments = await self._store.read_issued_for_cache(task_id)
             if endpoint is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator
 
@@ -138,3 +139,26 @@ async def test_a_task_with_live_results_is_never_said_to_have_none(
     await cache.read_issued(other)
     clock.now += TTL + 1
     assert not cache.has_no_segments(other)
+
+
+async def test_entries_that_expire_are_freed_without_the_cyclic_gc(
+    cache: StateCache, parts: tuple[StateHub, TaskStore, Celery], clock: Clock
+) -> None:
+    """The web runs the cyclic GC rarely (GC_THRESHOLDS): an entry left for it to free is held
+    for as long as an hour. An expired entry must go as soon as the cache drops it."""
+    task_id = await issued_task(parts, 10)
+    gc.collect()
+    gc.disable()
+    try:
+        before = _entries_in_memory()
+        for _ in range(20):
+            await cache.read_issued(task_id)
+            clock.now += TTL + 1  # expired: the next read drops it and reads again
+        assert _entries_in_memory() - before <= 1  # the one held now
+    finally:
+        gc.enable()
+
+
+def _entries_in_memory() -> int:
+    """Cache entries the cyclic GC tracks, garbage it has not yet collected included."""
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "_Entry" and type(o).__module__ == "app.cache")
