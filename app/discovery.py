@@ -54,10 +54,9 @@ class Plugin:
         }
 
     def routes(self) -> list[BaseRoute]:
-        routes: list[BaseRoute] = [
+        routes: list[BaseRoute] = [route for endpoint in self.endpoints for route in endpoint.routes()]
+        return [
+            *routes,
             Route(f"/{self.name}/api/routes", constant_json(self.api_routes()), methods=["GET"]),
             Route(f"/{self.name}/api/app_metadata", constant_json(self.app_metadata()), methods=["GET"]),
         ]
-        for endpoint in self.endpoints:
-            routes.extend(endpoint.routes())
-        return routes

@@ -80,15 +80,16 @@ class AsyncEndpoint:
     def routes(self) -> list[BaseRoute]:
         folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
         files = [Route(f"{self.path}/files/{{task_id}}", self.download, methods=["GET"])]
+        # The router tries routes in order: those every stream and poll takes come first.
         return [
+            Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
+            Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
+            Route(f"{self.path}/events", self.task_set_events, methods=["GET"]),
+            Route(self.path, self.submit, methods=["POST"]),
+            Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
             *folders,
             *(files if self.downloads else []),
             Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
-            Route(self.path, self.submit, methods=["POST"]),
-            Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
-            Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
-            Route(f"{self.path}/events", self.task_set_events, methods=["GET"]),
-            Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
         ]
 
     async def submit(self, request: Request) -> Response:
@@ -179,8 +180,9 @@ class AsyncEndpoint:
                 task_id: services.cache.peek(task_id) for task_id in task_ids
             }
             missing = [task_id for task_id, state in states.items() if state is None]
-            read = await asyncio.gather(*(services.cache.read_issued(task_id) for task_id in missing))
-            states.update(zip(missing, read, strict=True))
+            if missing:
+                read = await asyncio.gather(*(services.cache.read_issued(task_id) for task_id in missing))
+                states.update(zip(missing, read, strict=True))
             unknown = [task_id for task_id, state in states.items() if state is None or state[0] != self.path]
             if unknown:
                 raise HTTPException(404, _not_issued(", ".join(unknown), self.path))

@@ -123,16 +123,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await connections.aclose()
             celery.close()
 
-    routes: list[BaseRoute] = [
+    # The plugins' first: the router tries routes in order, and theirs are what streams and polls take.
+    routes: list[BaseRoute] = [route for plugin in PLUGINS for route in plugin.routes()]
+    document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
+    routes += [
         Route("/", page),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Mount("/static", StaticFiles(directory=_PAGE.parent), name="static"),
+        Route("/openapi.json", constant_json(document)),
     ]
-    for plugin in PLUGINS:
-        routes.extend(plugin.routes())
-    document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
-    routes.append(Route("/openapi.json", constant_json(document)))
     # Outermost first: a foreign Host is refused before anything else looks at the request.
     middleware = [Middleware(HostGuard, allowed_hosts=settings.host_names)]
     if settings.cors_origins:

@@ -30,5 +30,7 @@ class Services:
 
 
 def services_of(request: Request) -> Services:
-    services: Services = request.state.services
+    # The lifespan's state, as the server copies it into each request's scope; read straight
+    # from there (request.state wraps it in a new object per request).
+    services: Services = request.scope["state"]["services"]
     return services
