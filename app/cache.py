@@ -18,10 +18,6 @@ from app.hub import StateHub
 from app.store import TaskStore
 
 
-def _nothing() -> None:
-    pass
-
-
 class _Entry:
     def __init__(self, endpoint: str | None = None) -> None:
         self.endpoint = endpoint
@@ -31,17 +27,17 @@ class _Entry:
         self.read_no_segments = False  # the read found no live results
         self.heard_segment = False  # one was published since it began following
         self._early: list[TaskEvent] | None = []  # messages that came while it was filling
-        self._stop: Callable[[], None] = _nothing
+        self._following: tuple[StateHub, str] | None = None
 
     def follow(self, hub: StateHub, task_id: str) -> None:
-        self._stop = hub.follow(task_id, self)
+        hub.follow(task_id, self)
+        self._following = hub, task_id
 
     def stop(self) -> None:
-        """Stop following the task. The hub's stop function holds this entry: letting go of it
-        breaks that cycle, so the entry is freed as soon as nothing holds it (not at the next
-        run of the cyclic GC, which may be an hour away with the thresholds the web runs with)."""
-        stop, self._stop = self._stop, _nothing
-        stop()
+        following, self._following = self._following, None
+        if following is not None:
+            hub, task_id = following
+            hub.unfollow(task_id, self)
 
     def put(self, event: TaskEvent) -> None:
         if event.kind == "segment":  # a log entry, not the task's state

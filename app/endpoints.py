@@ -163,17 +163,15 @@ class AsyncEndpoint:
 
         Each task is followed before it is read, so nothing written in between slips by.
         """
-        closes: list[Callable[[], None]] = []
+        hub, inboxes = services.hub, {}
 
         def close() -> None:
-            for stop in closes:
-                stop()
+            for task_id, inbox in inboxes.items():
+                hub.unfollow(task_id, inbox)
 
         try:
-            inboxes = {}
             for task_id in task_ids:
-                inboxes[task_id], stop = services.hub.open(task_id, ready)
-                closes.append(stop)
+                inboxes[task_id] = hub.open(task_id, ready)
             # A cached state is current as of now (no await since its inbox opened), so
             # everything the inbox gets is newer; otherwise one read, as a poll does.
             states: dict[str, tuple[str | None, TaskEvent] | None] = {

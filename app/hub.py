@@ -167,17 +167,21 @@ class StateHub:
         since = self._clock() - longer_than
         return [channel[len(self._prefix) :].decode() for channel, heard in self._heard.items() if heard <= since]
 
-    def open(self, task_id: str, ready: Wake | None = None) -> tuple[Inbox, Callable[[], None]]:
-        """An inbox that receives every state of ``task_id`` from now on, and how to close it.
+    def open(self, task_id: str, ready: Wake | None = None) -> Inbox:
+        """An inbox that receives every state of ``task_id`` from now on, until ``unfollow``.
 
         ``ready``, when given, is set whenever the inbox gets an event (see Inbox)."""
         if not self.connected:
             raise ServiceUnavailable("Not subscribed to Redis; try again shortly")
         inbox = Inbox(self._queue_size, self.handed_out, ready)
-        return inbox, self.follow(task_id, inbox)
+        self.follow(task_id, inbox)
+        return inbox
 
-    def follow(self, task_id: str, listener: Listener) -> Callable[[], None]:
-        """Hand ``listener`` every state of ``task_id`` from now on; returns how to stop."""
+    def follow(self, task_id: str, listener: Listener) -> None:
+        """Hand ``listener`` every state of ``task_id`` from now on, until ``unfollow``.
+
+        (No closure to stop with: a listener that kept one would hold itself in a cycle, left
+        for the cyclic GC, which the web runs rarely.)"""
         channel = self._prefix + task_id.encode()
         listeners = self._watchers.get(channel)
         if listeners is None:
@@ -185,15 +189,14 @@ class StateHub:
             self._heard[channel] = self._clock()
         listeners.add(listener)
 
-        def stop() -> None:
-            listeners = self._watchers.get(channel)
-            if listeners is not None:
-                listeners.discard(listener)
-                if not listeners:
-                    del self._watchers[channel]
-                    del self._heard[channel]
-
-        return stop
+    def unfollow(self, task_id: str, listener: Listener) -> None:
+        channel = self._prefix + task_id.encode()
+        listeners = self._watchers.get(channel)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._watchers[channel]
+                del self._heard[channel]
 
     async def sync(self) -> None:
         """Wait until every message Redis published before this call has been handed out.

@@ -52,7 +52,17 @@ class _Tracked:
         self.metrics, self.task = metrics, task
         self.submitted = time.monotonic()
         self.progressed = False
-        self.stop = lambda: None
+        self._following: tuple[StateHub, str] | None = None
+
+    def follow(self, hub: StateHub, task_id: str) -> None:
+        hub.follow(task_id, self)
+        self._following = hub, task_id
+
+    def stop(self) -> None:
+        following, self._following = self._following, None
+        if following is not None:
+            hub, task_id = following
+            hub.unfollow(task_id, self)
 
     def put(self, event: TaskEvent) -> None:
         if event.id is None:  # the subscription was lost: this process will not see the end
@@ -115,5 +125,5 @@ class WebMetrics:
         """Time a task being submitted to its first progress and to its end (follow it before
         sending it, so its first states cannot slip by); ``stop()`` it if the send fails."""
         tracked = _Tracked(self, task)
-        tracked.stop = hub.follow(task_id, tracked)
+        tracked.follow(hub, task_id)
         return tracked

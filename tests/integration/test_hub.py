@@ -67,7 +67,7 @@ async def stream(hub: StateHub, cache: StateCache, task_id: str) -> AsyncIterato
     """What the events endpoint does: follow the task, then read it (from the cache, as the
     endpoint does: a state it holds, or one read past the barrier), then stream."""
     ready = Wake()
-    inbox, close = hub.open(task_id, ready)
+    inbox = hub.open(task_id, ready)
     try:
         endpoint, snapshot = cache.peek(task_id) or await cache.read_issued(task_id)
         assert endpoint == ENDPOINT
@@ -75,7 +75,7 @@ async def stream(hub: StateHub, cache: StateCache, task_id: str) -> AsyncIterato
             if frame:  # b"": woken with nothing new
                 yield frame
     finally:
-        close()
+        hub.unfollow(task_id, inbox)
 
 
 async def collect(frames: AsyncIterator[bytes]) -> list[bytes]:

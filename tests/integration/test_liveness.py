@@ -77,7 +77,7 @@ async def until_final(inbox) -> object:  # noqa: ANN001 - an app.hub.Inbox
 
 async def test_a_task_whose_state_keeps_changing_is_alive_without_any_heartbeat(setup: Setup) -> None:
     task_id = str(uuid.uuid4())
-    inbox, close = setup.hub.open(task_id)
+    inbox = setup.hub.open(task_id)
     try:
         for step in range(12):  # well past LOST_AFTER in all, one second between writes
             await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": step, "description": "x"})
@@ -85,12 +85,12 @@ async def test_a_task_whose_state_keeps_changing_is_alive_without_any_heartbeat(
             setup.clock.now += 1
             assert await setup.liveness.check() == []
     finally:
-        close()
+        setup.hub.unfollow(task_id, inbox)
 
 
 async def test_a_running_task_silent_for_lost_after_is_recorded_lost_and_its_streams_hear_it(setup: Setup) -> None:
     task_id = str(uuid.uuid4())
-    inbox, close = setup.hub.open(task_id)
+    inbox = setup.hub.open(task_id)
     try:
         await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": 3, "description": "x"})
         assert (await asyncio.wait_for(inbox.get(), 10)).kind == "progress"
@@ -100,7 +100,7 @@ async def test_a_running_task_silent_for_lost_after_is_recorded_lost_and_its_str
         assert await setup.liveness.check() == [task_id]
         assert (await until_final(inbox)) == WORKER_LOST_EVENT
     finally:
-        close()
+        setup.hub.unfollow(task_id, inbox)
 
 
 @pytest.mark.parametrize(
@@ -116,24 +116,24 @@ async def test_a_task_no_worker_is_executing_is_never_lost(setup: Setup, state: 
     task_id = str(uuid.uuid4())
     if state is not None:
         await asyncio.to_thread(setup.write, task_id, state, meta)
-    _, close = setup.hub.open(task_id)
+    inbox = setup.hub.open(task_id)
     try:
         setup.clock.now += LOST_AFTER * 10
         assert await setup.liveness.check() == []
     finally:
-        close()
+        setup.hub.unfollow(task_id, inbox)
 
 
 async def test_a_heartbeat_keeps_a_silent_task_alive(setup: Setup) -> None:
     task_id = str(uuid.uuid4())
     await asyncio.to_thread(setup.write, task_id, "STARTED", {"pid": 1, "hostname": "h"})
     await asyncio.to_thread(setup.foreign.backend.client.set, heartbeat_key(task_id), b"1", ex=60)
-    _, close = setup.hub.open(task_id)
+    inbox = setup.hub.open(task_id)
     try:
         setup.clock.now += LOST_AFTER * 10
         assert await setup.liveness.check() == []
     finally:
-        close()
+        setup.hub.unfollow(task_id, inbox)
 
 
 async def test_following_a_task_starts_the_silence_afresh(setup: Setup) -> None:
@@ -141,10 +141,10 @@ async def test_following_a_task_starts_the_silence_afresh(setup: Setup) -> None:
     task_id = str(uuid.uuid4())
     await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": 3, "description": "x"})
     setup.clock.now += LOST_AFTER * 10  # long before anyone here followed it
-    _, close = setup.hub.open(task_id)
+    inbox = setup.hub.open(task_id)
     try:
         assert await setup.liveness.check() == []
         setup.clock.now += LOST_AFTER
         assert await setup.liveness.check() == [task_id]
     finally:
-        close()
+        setup.hub.unfollow(task_id, inbox)
