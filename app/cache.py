@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 
 from app.events import TaskEvent, after_last
-from app.hub import StateHub
+from app.hub import Follower, StateHub
 from app.store import TaskStore
 
 
-class _Entry:
+class _Entry(Follower):
     def __init__(self, endpoint: str | None = None) -> None:
         self.endpoint = endpoint
         self.event: TaskEvent | None = None
@@ -27,17 +27,6 @@ class _Entry:
         self.read_no_segments = False  # the read found no live results
         self.heard_segment = False  # one was published since it began following
         self._early: list[TaskEvent] | None = []  # messages that came while it was filling
-        self._following: tuple[StateHub, str] | None = None
-
-    def follow(self, hub: StateHub, task_id: str) -> None:
-        hub.follow(task_id, self)
-        self._following = hub, task_id
-
-    def stop(self) -> None:
-        following, self._following = self._following, None
-        if following is not None:
-            hub, task_id = following
-            hub.unfollow(task_id, self)
 
     def put(self, event: TaskEvent) -> None:
         if event.kind == "segment":  # a log entry, not the task's state

@@ -110,6 +110,26 @@ class Listener(Protocol):
     def put(self, event: TaskEvent) -> None: ...
 
 
+class Follower:
+    """A listener of one task at a time, from ``follow`` to ``stop`` (the state cache's entries,
+    the metrics' timings); subclasses say what to do with each event (``put``)."""
+
+    _following: tuple[StateHub, str] | None = None
+
+    def follow(self, hub: StateHub, task_id: str) -> None:
+        hub.follow(task_id, self)
+        self._following = hub, task_id
+
+    def stop(self) -> None:
+        following, self._following = self._following, None
+        if following is not None:
+            hub, task_id = following
+            hub.unfollow(task_id, self)
+
+    def put(self, event: TaskEvent) -> None:
+        raise NotImplementedError
+
+
 class StateHub:
     """Listens to every task-state message Celery publishes and hands each to its watchers.
 

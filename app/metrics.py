@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from app.events import TaskEvent
-from app.hub import StateHub
+from app.hub import Follower, StateHub
 from app.sse import Streams
 
 _SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -45,24 +45,13 @@ class _Live(Collector):
         )
 
 
-class _Tracked:
+class _Tracked(Follower):
     """Follows one task this process submitted, for its timings; stops at its final event."""
 
     def __init__(self, metrics: WebMetrics, task: str) -> None:
         self.metrics, self.task = metrics, task
         self.submitted = time.monotonic()
         self.progressed = False
-        self._following: tuple[StateHub, str] | None = None
-
-    def follow(self, hub: StateHub, task_id: str) -> None:
-        hub.follow(task_id, self)
-        self._following = hub, task_id
-
-    def stop(self) -> None:
-        following, self._following = self._following, None
-        if following is not None:
-            hub, task_id = following
-            hub.unfollow(task_id, self)
 
     def put(self, event: TaskEvent) -> None:
         if event.id is None:  # the subscription was lost: this process will not see the end

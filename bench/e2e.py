@@ -19,9 +19,10 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -32,6 +33,7 @@ from worker.model import load_model
 from worker.transcription import find_audio_files, probe_duration
 
 DATA = ROOT / "tests" / "data"
+T = TypeVar("T")
 CLIPS = [
     DATA / "long" / "story.mp3",
     DATA / "batch" / "weather.mp3",
@@ -88,6 +90,31 @@ class BenchService:
         """``count`` worker processes (concurrency 1 each); ``cpu_threads`` 0 is CTranslate2's default."""
         env = {**self.env, "SPLIT_BATCHES": str(split_batches), "WHISPER_CPU_THREADS": str(cpu_threads)}
         return [start_worker(env, self.logs, name=f"worker-{n}") for n in range(count)]
+
+    def with_workers(
+        self, setup: WorkerSetup, warm_up: Callable[[], object], run: Callable[[], T], done: Callable[[Process], int]
+    ) -> tuple[T, list[int]]:
+        """Starts the set-up's workers, warms them up, then ``run``s; returns what it returned and
+        the work each worker did in it (by ``done``, a count read off a worker), workers stopped."""
+        workers = self.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
+        try:
+            warm_up()
+            before = [done(worker) for worker in workers]
+            result = run()
+            return result, [done(worker) - b for worker, b in zip(workers, before, strict=True)]
+        finally:
+            for worker in workers:
+                worker.stop()
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Workers for a run: how many processes, SPLIT_BATCHES and WHISPER_CPU_THREADS (0: CTranslate2's default)."""
+
+    label: str
+    workers: int
+    split_batches: int
+    cpu_threads: int
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from bench.measure import percentile, raise_fd_limit
 from bench.profile import Profile, Profiler, print_profile, top_frames
 from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_results
 from bench.scenario import Load, WatchResult, run_watch
-from bench.servers import SERVERS, serving_pid
+from bench.servers import SERVERS, WebSpec, serving_pid
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
 from launch.processes import ROOT, Process
 from launch.redis_server import RedisServer
@@ -84,18 +84,12 @@ class Bench:
         return Load(watchers, a.tasks, a.writes_per_task, a.rate, a.connect_window)
 
     def start_service(self, name: str) -> tuple[Process, int]:
-        return SERVERS[self.args.server](
-            name,
-            self.args.web_factory,
-            self.env,
-            self.logs,
-            "/healthz",
-            b'"subscribed":true',
-            self.args.web_processes,
-        )
+        a = self.args
+        web = WebSpec(name, a.web_factory, self.env, self.logs, "/healthz", b'"subscribed":true', a.web_processes)
+        return SERVERS[a.server](web)
 
     def start(self, name: str, factory: str, ready_path: str, ready_text: bytes = b"") -> tuple[Process, int]:
-        return SERVERS[self.args.server](name, factory, self.env, self.logs, ready_path, ready_text)
+        return SERVERS[self.args.server](WebSpec(name, factory, self.env, self.logs, ready_path, ready_text))
 
     async def service(self, watchers: int, name: str = "web", profiler: Profiler | None = None) -> WatchResult:
         web, port = self.start_service(name)

@@ -30,18 +30,14 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from bench.e2e import bench_service, runs_and_minutes, warm_up_folder
+from bench.e2e import WorkerSetup, bench_service, runs_and_minutes, warm_up_folder
 from bench.long_recording import build
 from bench.wer import word_error_rate
 from launch.processes import Process
 
 
 @dataclass(frozen=True)
-class Setup:
-    label: str
-    workers: int
-    split_batches: int
-    cpu_threads: int
+class Setup(WorkerSetup):
     shifted: bool = False  # the recording after LEAD seconds of silence
 
 
@@ -99,15 +95,14 @@ def main() -> None:
         warm = warm_up_folder(bench.root)
         for run in range(args.runs):
             for setup in SETUPS:
-                workers = bench.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
-                try:
-                    asyncio.run(warm_up(bench.base_url, warm))
-                    before = [pieces_done(w) for w in workers]
-                    result = asyncio.run(through_service(bench.base_url, shifted if setup.shifted else recording))
-                    shares[setup.label].append([pieces_done(w) - b for w, b in zip(workers, before, strict=True)])
-                finally:
-                    for worker in workers:
-                        worker.stop()
+                folder = shifted if setup.shifted else recording
+                result, done = bench.with_workers(
+                    setup,
+                    lambda: asyncio.run(warm_up(bench.base_url, warm)),
+                    lambda folder=folder: asyncio.run(through_service(bench.base_url, folder)),
+                    pieces_done,
+                )
+                shares[setup.label].append(done)
                 runs[setup.label].append(result)
                 loads.append(os.getloadavg()[0])
                 print(

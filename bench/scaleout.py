@@ -16,27 +16,17 @@ import os
 import platform
 import statistics
 import time
-from dataclasses import dataclass
 
-from bench.e2e import bench_service, build_batch, runs_and_minutes, through_service, warm_up_folder
+from bench.e2e import WorkerSetup, bench_service, build_batch, runs_and_minutes, through_service, warm_up_folder
 from launch.processes import Process
 from worker.transcription import find_audio_files
 
-
-@dataclass(frozen=True)
-class Setup:
-    label: str
-    workers: int
-    split_batches: int
-    cpu_threads: int  # per worker process; 0 is CTranslate2's default (4)
-
-
 SETUPS = [
-    Setup("1 worker, whole batch, default threads (4)", 1, 1, 0),
-    Setup("1 worker, whole batch, 1 thread", 1, 1, 1),
-    Setup("1 worker, whole batch, 2 threads", 1, 1, 2),
-    Setup("2 workers, split batch, 1 thread each", 2, 2, 1),
-    Setup("2 workers, split batch, default threads (4 each)", 2, 2, 0),
+    WorkerSetup("1 worker, whole batch, default threads (4)", 1, 1, 0),
+    WorkerSetup("1 worker, whole batch, 1 thread", 1, 1, 1),
+    WorkerSetup("1 worker, whole batch, 2 threads", 1, 1, 2),
+    WorkerSetup("2 workers, split batch, 1 thread each", 2, 2, 1),
+    WorkerSetup("2 workers, split batch, default threads (4 each)", 2, 2, 0),
 ]
 
 
@@ -56,15 +46,13 @@ def main() -> None:
         warm = warm_up_folder(bench.root)
         for run in range(args.runs):
             for setup in SETUPS:
-                workers = bench.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
-                try:
-                    asyncio.run(through_service(bench.base_url, warm))
-                    before = [files_done(w) for w in workers]
-                    figures = asyncio.run(through_service(bench.base_url, batch))
-                    shares[setup.label].append([files_done(w) - b for w, b in zip(workers, before, strict=True)])
-                finally:
-                    for worker in workers:
-                        worker.stop()
+                figures, done = bench.with_workers(
+                    setup,
+                    lambda: asyncio.run(through_service(bench.base_url, warm)),
+                    lambda: asyncio.run(through_service(bench.base_url, batch)),
+                    files_done,
+                )
+                shares[setup.label].append(done)
                 walls[setup.label].append(figures["wall_s"])
                 print(f"run {run + 1}/{args.runs} {setup.label}: {figures['wall_s']:.2f} s", flush=True)
         files = len(find_audio_files(batch))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -24,6 +25,20 @@ PROCFILE_FACTORY = "app.main:create_app"
 BACKLOG = 16384
 
 
+@dataclass(frozen=True)
+class WebSpec:
+    """A web server a benchmark starts: its name in the logs, the app (a factory), its
+    environment, where it logs, the path and text that say it is ready, and how many processes."""
+
+    name: str
+    factory: str
+    env: Mapping[str, str]
+    log_dir: Path
+    ready_path: str
+    ready_text: bytes = b""
+    processes: int = 1
+
+
 def serving_pid(process: Process) -> int:
     """The process that runs the app: granian's worker (its only child), else the process itself."""
     pid = process.popen.pid
@@ -34,47 +49,31 @@ def serving_pid(process: Process) -> int:
     return int(children[0]) if len(children) == 1 else pid
 
 
-def start_granian(
-    name: str,
-    factory: str,
-    env: Mapping[str, str],
-    log_dir: Path,
-    ready_path: str,
-    ready_text: bytes = b"",
-    processes: int = 1,
-) -> tuple[Process, int]:
-    """``factory`` under granian: one worker, uvloop, HTTP/1.1, the same backlog as uvicorn's."""
-    if processes != 1:
+def start_granian(web: WebSpec) -> tuple[Process, int]:
+    """The app under granian: one worker, uvloop, HTTP/1.1, the same backlog as uvicorn's."""
+    if web.processes != 1:
         raise ValueError("the granian set-up runs one worker process")
     port = free_port()
     # Above anything a benchmark opens, so that MAX_STREAMS or the fd limit is what stops it.
-    backpressure = max(32768, int(env.get("MAX_STREAMS", "0")) + 1024)
+    backpressure = max(32768, int(web.env.get("MAX_STREAMS", "0")) + 1024)
     args = [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", factory,
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", web.factory,
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1",
         "--no-ws", "--backlog", str(BACKLOG), "--backpressure", str(backpressure), "--log-level", "warning",
     ]  # fmt: skip
-    return _wait_ready(Process(name, args, env, log_dir), port, ready_path, ready_text)
+    return _wait_ready(Process(web.name, args, web.env, web.log_dir), port, web.ready_path, web.ready_text)
 
 
-def start_uvicorn(
-    name: str,
-    factory: str,
-    env: Mapping[str, str],
-    log_dir: Path,
-    ready_path: str,
-    ready_text: bytes = b"",
-    processes: int = 1,
-) -> tuple[Process, int]:
+def start_uvicorn(web: WebSpec) -> tuple[Process, int]:
     """The Procfile's web line (uvicorn, uvloop and httptools; ``processes`` of them, its
     WEB_CONCURRENCY) serving ``factory`` in place of the service's own, with a deeper backlog;
     returns once every process has started and ``ready_path`` answers."""
     port = free_port()
-    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)}
-    args = [factory if arg == PROCFILE_FACTORY else arg for arg in procfile_command("web", env)]
+    env = {**web.env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(web.processes)}
+    args = [web.factory if arg == PROCFILE_FACTORY else arg for arg in procfile_command("web", env)]
     # The Procfile's --no-access-log keeps a log line per request out of the figures.
-    process = Process(name, [*args, "--backlog", str(BACKLOG)], env, log_dir)
-    return _wait_ready(process, port, ready_path, ready_text, started=processes)
+    process = Process(web.name, [*args, "--backlog", str(BACKLOG)], env, web.log_dir)
+    return _wait_ready(process, port, web.ready_path, web.ready_text, started=web.processes)
 
 
 # How each server a benchmark can run its webs under is started, by name (same arguments).

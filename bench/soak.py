@@ -41,7 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.loadgen import Watcher, WatchStats, close_all, open_watchers, sse_request
 from bench.measure import cpu_seconds, own_cpu_seconds, percentile, raise_fd_limit, rss_bytes
 from bench.report import code_version, machine
-from bench.servers import PROCFILE_FACTORY, start_uvicorn
+from bench.servers import PROCFILE_FACTORY, WebSpec, start_uvicorn
 from bench.writer import issue_tasks, start_writer
 from launch.redis_server import RedisServer
 
@@ -280,7 +280,8 @@ async def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> l
         env = {**os.environ, "REDIS_URL": redis.url, "MAX_STREAMS": str(2 * args.streams + 1_000)}
         if args.gc_thresholds:
             env["GC_THRESHOLDS"] = args.gc_thresholds
-        web, port = start_uvicorn("web-soak", PROCFILE_FACTORY, env, Path(tmp) / "logs", "/healthz", b'"subscribed"')
+        spec = WebSpec("web-soak", PROCFILE_FACTORY, env, Path(tmp) / "logs", "/healthz", b'"subscribed"')
+        web, port = start_uvicorn(spec)
         cleanup.callback(web.stop)
         # The writer goes on a minute past the last row, so that every interval is written.
         task_ids = issue_tasks(redis.url, args.tasks, int(seconds) + 3_600)
