@@ -176,6 +176,7 @@ class LaggingProxy:
     def __init__(self, port: int, delay: float) -> None:
         self.port, self.delay = port, delay
         self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def __aenter__(self) -> int:
         self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
@@ -184,9 +185,15 @@ class LaggingProxy:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+        await self.server.wait_closed()
+        for writer in self.writers:  # both ends of every connection it proxied
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     async def _connection(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
         redis_in, redis_out = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writers += [client_out, redis_out]
         loop = asyncio.get_running_loop()
 
         async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, delay: float) -> None:
@@ -212,11 +219,12 @@ async def test_a_watcher_that_opens_while_the_subscription_lags_gets_nothing_old
         listener = Redis(port=lagging_port, retry=Retry(NoBackoff(), 0))
         redis = Redis.from_url(redis_server.url)
         hub = StateHub(listener, PREFIX, queue_size=1000)
+        celery = celery_for(redis_server.url)
         await hub.start()
         try:
             assert await hub.wait_connected(5)
             store = TaskStore(redis, PREFIX, 3600)
-            backend = celery_for(redis_server.url).backend
+            backend = celery.backend
             task_id = str(uuid.uuid4())
             await store.record_issued(task_id, ENDPOINT)
             steps = 20
@@ -232,6 +240,8 @@ async def test_a_watcher_that_opens_while_the_subscription_lags_gets_nothing_old
             await hub.stop()
             await redis.aclose()
             await listener.aclose()
+            celery.backend.client.close()
+            celery.close()
 
     events = parse_frames(received)
     assert [kind for kind, _ in events] == ["progress", "result"], [data for _, data in events]
