@@ -26,7 +26,7 @@ from app.downloads import written_file
 from app.errors import InputError, constant_json, error_response, json_response
 from app.events import TaskEvent
 from app.folders import suggest_folders
-from app.hub import Wake
+from app.hub import Inbox, Wake
 from app.services import Services, services_of
 from app.settings import Settings
 from app.sse import Frames
@@ -163,7 +163,8 @@ class AsyncEndpoint:
 
         Each task is followed before it is read, so nothing written in between slips by.
         """
-        hub, inboxes = services.hub, {}
+        hub = services.hub
+        inboxes: dict[str, Inbox] = {}
 
         def close() -> None:
             for task_id, inbox in inboxes.items():

@@ -23,15 +23,13 @@ _SegmentReads = list[tuple[dict[str, str | None], "asyncio.Future[dict[str, list
 def redis_errors() -> Iterator[None]:
     try:
         yield
-    except RedisConnectionError as exc:
-        if isinstance(exc.__cause__, TimeoutError):
+    except (RedisError, OSError) as exc:
+        if isinstance(exc, RedisConnectionError) and isinstance(exc.__cause__, TimeoutError):
             # redis-py's BlockingConnectionPool found no free connection in time: Redis is
             # there, this process has every one of its connections busy.
             raise ServiceUnavailable(
                 "This process waited too long for one of its Redis connections (all are busy); try again shortly"
             ) from exc
-        raise ServiceUnavailable(f"Redis is unreachable: {exc}") from exc
-    except (RedisError, OSError) as exc:
         raise ServiceUnavailable(f"Redis is unreachable: {exc}") from exc
 
 

@@ -5,7 +5,7 @@ its pieces is transcribed from a stretch of the same samples (worker/transcripti
 worker often gets several pieces of one file in a row. Decoding takes seconds for a long
 file and its samples are large (16 kHz float32: about 38 MB for 10 minutes, 690 MB for 3
 hours), so a process keeps one file's at most, and only for as long as a task uses them
-(``release``, called when a task ends: see worker/tasks.py).
+(``release``, called when any task ends: ``release_after_tasks``, which worker/main.py installs).
 """
 
 from __future__ import annotations
