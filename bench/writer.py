@@ -118,6 +118,7 @@ def commands_per_write(redis_url: str, samples: int = 50) -> Counter[str]:
         for step in range(1, samples + 1):
             store_progress(celery, task_id, step, samples)
         after = command_counts(redis)
+    celery.backend.client.close()
     celery.close()
     # Rounded: a web process may send a command or two of its own meanwhile.
     per_write = Counter({name: round((after[name] - before[name]) / samples) for name in after})

@@ -29,6 +29,16 @@ PREFIX = b"celery-task-meta-"
 ENDPOINT = "/audio/transcribe"
 
 
+def store_once(url: str, task_id: str, result: object, state: str) -> None:
+    """One state stored as a Celery worker stores it, by a client closed right after."""
+    celery = celery_for(url)
+    try:
+        celery.backend.store_result(task_id, result, state)
+    finally:
+        celery.backend.client.close()
+        celery.close()
+
+
 def celery_for(url: str) -> Celery:
     celery = Celery("writer")
     celery.conf.update(celery_config(url, url, 3600))
@@ -113,7 +123,10 @@ async def test_every_watcher_sees_every_state_once_in_order(
         return await collect(stream(hub, cache, task_id))
 
     watchers = [late_watcher(random.uniform(0, 0.3)) for _ in range(40)]
-    results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
+    try:
+        results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
+    finally:
+        backend.client.close()
 
     for frames in results[1:]:
         events = parse_frames(frames)
@@ -131,7 +144,7 @@ async def test_a_watcher_of_a_finished_task_gets_the_result_and_the_stream_ends(
     hub, store = hub_and_store
     task_id = str(uuid.uuid4())
     await store.record_issued(task_id, ENDPOINT)
-    await write_in_thread(lambda: celery_for(redis_server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS"))
+    await write_in_thread(lambda: store_once(redis_server.url, task_id, {"texts": []}, "SUCCESS"))
     frames = await asyncio.wait_for(collect(stream(hub, StateCache(hub, store), task_id)), 5)
     assert [kind for kind, _ in parse_frames(frames)] == ["result"]
     assert frames[0].startswith(b"retry: 1000\n")
@@ -157,9 +170,7 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
             server.start()
             assert await hub.wait_connected(15)
             assert hub.reconnects == 1
-            await write_in_thread(
-                lambda: celery_for(server.url).backend.store_result(task_id, {"texts": []}, "SUCCESS")
-            )
+            await write_in_thread(lambda: store_once(server.url, task_id, {"texts": []}, "SUCCESS"))
             await store.record_issued(task_id, ENDPOINT)  # in case this Redis kept nothing
             frames = await asyncio.wait_for(collect(stream(hub, cache, task_id)), 5)
             assert [kind for kind, _ in parse_frames(frames)] == ["result"]

@@ -65,8 +65,9 @@ async def setup(redis_server: RedisServer) -> AsyncIterator[Setup]:
     await hub.stop()
     await redis.aclose()
     await listener.aclose()
-    web_celery.close()
-    foreign.close()
+    for celery in (web_celery, foreign):
+        celery.backend.client.close()
+        celery.close()
 
 
 async def until_final(inbox) -> object:  # noqa: ANN001 - an app.hub.Inbox
