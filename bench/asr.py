@@ -23,9 +23,9 @@ from pathlib import Path
 
 from bench.report import code_version, machine, write_results
 from bench.wer import edits, words
-from worker.model import load_model
-from worker.options import TranscribeOptions
-from worker.transcription import probe_duration, whisper_segments
+from live_progress.plugins.audio.worker.model import load_model
+from live_progress.plugins.audio.worker.options import TranscribeOptions
+from live_progress.plugins.audio.worker.transcription import probe_duration, whisper_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "tests" / "data" / "speech"

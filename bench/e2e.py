@@ -27,10 +27,11 @@ from typing import TypeVar
 import httpx
 from httpx_sse import aconnect_sse
 
-from launch.processes import ROOT, Process, start_web, start_worker
-from launch.redis_server import RedisServer
-from worker.model import load_model
-from worker.transcription import find_audio_files, probe_duration
+from bench import ROOT
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
+from live_progress.plugins.audio.worker.model import load_model
+from live_progress.plugins.audio.worker.transcription import find_audio_files, probe_duration
 
 DATA = ROOT / "tests" / "data"
 T = TypeVar("T")

@@ -31,8 +31,9 @@ from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, rend
 from bench.scenario import Load, WatchResult, run_watch
 from bench.servers import SERVERS, WebSpec, serving_pid
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
-from launch.processes import ROOT, Process
-from launch.redis_server import RedisServer
+from bench import ROOT
+from live_progress.launch.processes import Process
+from live_progress.launch.redis_server import RedisServer
 
 PUSH = "12500,15000,17500,19000,19500"
 
@@ -51,7 +52,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--http-connections", type=int, default=32)
     parser.add_argument("--http-seconds", type=float, default=5.0)
     parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the ASGI server every web runs under")
-    parser.add_argument("--web-factory", default="app.main:create_app", help="the app under test (uvicorn --factory)")
+    parser.add_argument("--web-factory", default="live_progress.web.app:create_app", help="the app under test (uvicorn --factory)")
     parser.add_argument(
         "--web-processes", type=int, default=1, help="the service's web processes (WEB_CONCURRENCY), on one port"
     )

@@ -33,7 +33,7 @@ from httpx_sse import aconnect_sse
 from bench.e2e import WorkerSetup, bench_service, runs_and_minutes, warm_up_folder
 from bench.long_recording import build
 from bench.wer import word_error_rate
-from launch.processes import Process
+from live_progress.launch.processes import Process
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ async def through_service(base_url: str, folder: Path) -> Run:
 
 
 def pieces_done(worker: Process) -> int:
-    """Pieces of long files this worker transcribed (worker/split.py logs each)."""
+    """Pieces of long files this worker transcribed (live_progress/plugins/audio/worker/split.py logs each)."""
     return len(re.findall(r"\] Transcribed \S+ .*, piece \d+ of \d+", worker.log()))
 
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contract import celery_config
+from live_progress.contract import celery_config
 
 POLL_SECONDS = 0.5
 

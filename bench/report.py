@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.scenario import WatchResult
-from launch.processes import ROOT
+from bench import ROOT
 
 START, END = "<!-- bench.fanout:start -->", "<!-- bench.fanout:end -->"
 SERVICE = "one subscription per process (`app/`)"
@@ -211,13 +211,13 @@ def machine() -> str:
 
 
 def code_version() -> str:
-    """The commit under test, and whether app/ had changes not yet committed."""
+    """The commit under test, and whether the web side had changes not yet committed."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" with uncommitted changes in app/" if git("status", "--porcelain", "--", "app") else "")
+    return commit + (" with uncommitted changes in live_progress/web/" if git("status", "--porcelain", "--", "live_progress/web") else "")
 
 
 def _processes(args: argparse.Namespace) -> str:

@@ -18,8 +18,8 @@ import statistics
 import time
 
 from bench.e2e import WorkerSetup, bench_service, build_batch, runs_and_minutes, through_service, warm_up_folder
-from launch.processes import Process
-from worker.transcription import find_audio_files
+from live_progress.launch.processes import Process
+from live_progress.plugins.audio.worker.transcription import find_audio_files
 
 SETUPS = [
     WorkerSetup("1 worker, whole batch, default threads (4)", 1, 1, 0),
@@ -31,7 +31,7 @@ SETUPS = [
 
 
 def files_done(worker: Process) -> int:
-    """Files this worker transcribed as part of a split batch (worker/split.py logs each)."""
+    """Files this worker transcribed as part of a split batch (live_progress/plugins/audio/worker/split.py logs each)."""
     return worker.log().count("] Transcribed ")
 
 

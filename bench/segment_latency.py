@@ -24,8 +24,8 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from bench.e2e import build_batch
-from launch.processes import start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 
 
 async def watch(client: httpx.AsyncClient, url: str) -> list[float]:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
-from launch.processes import STARTED, Process, wait_for
-from launch.procfile import procfile_command
-from launch.redis_server import free_port
+from live_progress.launch.processes import STARTED, Process, wait_for
+from live_progress.launch.procfile import procfile_command
+from live_progress.launch.redis_server import free_port
 
 # The app the Procfile's web line serves; a benchmark may serve another in its place.
-PROCFILE_FACTORY = "app.main:create_app"
+PROCFILE_FACTORY = "live_progress.web.app:create_app"
 # Above somaxconn, which then caps it: as deep an accept queue as the kernel allows.
 BACKLOG = 16384
 

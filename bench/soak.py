@@ -43,7 +43,7 @@ from bench.measure import cpu_seconds, own_cpu_seconds, percentile, raise_fd_lim
 from bench.report import code_version, machine
 from bench.servers import PROCFILE_FACTORY, WebSpec, start_uvicorn
 from bench.writer import issue_tasks, start_writer
-from launch.redis_server import RedisServer
+from live_progress.launch.redis_server import RedisServer
 
 TOLERANCE = 0.10  # the last row's RSS and CPU per event against the first row's
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
 
-from launch.processes import start_web, wait_for
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import start_web, wait_for
+from live_progress.launch.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = 12

@@ -21,9 +21,9 @@ from redis import Redis
 
 from bench.loadgen import marked
 from bench.measure import command_counts
-from contract import PROGRESS_STATE, celery_config, heartbeat_key, progress_meta
+from live_progress.contract import PROGRESS_STATE, celery_config, heartbeat_key, progress_meta
 
-# app/store.py's private prefix: the web answers 404 for ids without it. Written here rather
+# live_progress/web/engine/store.py's private prefix: the web answers 404 for ids without it. Written here rather
 # than POSTed, since a POST would need audio and would queue a real task with no worker.
 ISSUED_PREFIX = "live-progress:issued:"
 ENDPOINT = "/audio/transcribe"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

@@ -13,8 +13,8 @@ from types import TracebackType
 
 from redis import Redis
 
-from launch.processes import wait_for
-from launch.redis_server import RedisServer, answers, find_redis_server, free_port
+from live_progress.launch.processes import wait_for
+from live_progress.launch.redis_server import RedisServer, answers, find_redis_server, free_port
 
 MASTER = "live-progress"
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from redis import Redis
 
-from contract import children_key
-from launch.processes import start_web, start_worker, wait_for
-from launch.redis_server import RedisServer
+from live_progress.contract import children_key
+from live_progress.launch.processes import start_web, start_worker, wait_for
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import read_events, submit
 from tests.integration.conftest import ARTIFACTS, DATA
 

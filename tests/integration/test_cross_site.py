@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from redis import Redis
 
-from launch.processes import start_web
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import start_web
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DATA
 
 pytestmark = pytest.mark.integration

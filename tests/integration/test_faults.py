@@ -13,8 +13,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import read_events, submit
 from tests.integration.conftest import ARTIFACTS
 

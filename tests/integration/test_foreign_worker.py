@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launch.processes import Process, start_web, wait_for
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import Process, start_web, wait_for
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import percents, read_events, submit
 from tests.integration.conftest import ARTIFACTS
 

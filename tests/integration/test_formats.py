@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from tests.integration.clients import read_events
-from worker.model import load_model
-from worker.options import TranscribeOptions
-from worker.transcription import whisper_segments
+from live_progress.plugins.audio.worker.model import load_model
+from live_progress.plugins.audio.worker.options import TranscribeOptions
+from live_progress.plugins.audio.worker.transcription import whisper_segments
 
 pytestmark = pytest.mark.integration
 

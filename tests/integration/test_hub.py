@@ -15,13 +15,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from app.cache import StateCache
-from app.hub import StateHub, Wake
-from app.store import TaskStore
-from app.streaming import Cursor, task_frames
-from contract import PROGRESS_STATE, celery_config, progress_meta
-from launch.redis_server import RedisServer
-from worker.heartbeat import Heartbeats
+from live_progress.web.engine.cache import StateCache
+from live_progress.web.engine.hub import StateHub, Wake
+from live_progress.web.engine.store import TaskStore
+from live_progress.web.engine.streaming import Cursor, task_frames
+from live_progress.contract import PROGRESS_STATE, celery_config, progress_meta
+from live_progress.launch.redis_server import RedisServer
+from live_progress.worker.heartbeat import Heartbeats
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from launch.processes import ROOT, STARTED, start_web, wait_for
-from launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
-from launch.settings import LaunchSettings
+from live_progress.launch.processes import STARTED, start_web, wait_for
+from tests.integration.conftest import ROOT
+from live_progress.launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
+from live_progress.launch.settings import LaunchSettings
 from tests.integration.conftest import ARTIFACTS, DATA
 
 pytestmark = pytest.mark.integration
@@ -65,11 +66,11 @@ def test_a_redis_server_with_a_data_dir_keeps_its_data_across_a_restart(tmp_path
 
 @contextmanager
 def launched(env: dict[str, str], name: str) -> Iterator[str]:
-    """``python -m launch`` until it serves (its base URL); stopped as Ctrl-C in a terminal stops it."""
+    """``python -m live_progress.launch`` until it serves (its base URL); stopped as Ctrl-C in a terminal stops it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / f"{name}.log").open("wb")
     launch = subprocess.Popen(
-        [sys.executable, "-m", "launch"],
+        [sys.executable, "-m", "live_progress.launch"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -86,7 +87,7 @@ def launched(env: dict[str, str], name: str) -> Iterator[str]:
             except httpx.TransportError:
                 return False
 
-        wait_for(up, 60, "the service started by python -m launch")
+        wait_for(up, 60, "the service started by python -m live_progress.launch")
         yield base_url
     finally:
         # Ctrl-C in a terminal signals the whole process group.

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launch.processes import start_web
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import start_web
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration

@@ -18,15 +18,15 @@ import pytest
 from redis import Redis
 
 from bench.long_recording import build
-from contract import heartbeat_key, segments_key
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.contract import heartbeat_key, segments_key
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import Event, percents, read_events
 from tests.integration.conftest import ARTIFACTS
-from worker.checkpoint import Partial, Transcript
-from worker.pieces import LONG_FILE_SECONDS, Unit
-from worker.segments import SegmentLog
-from worker.shared_batch import SharedBatch
+from live_progress.plugins.audio.worker.checkpoint import Partial, Transcript
+from live_progress.plugins.audio.worker.pieces import LONG_FILE_SECONDS, Unit
+from live_progress.plugins.audio.worker.segments import SegmentLog
+from live_progress.plugins.audio.worker.shared_batch import SharedBatch
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ async def client(web: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def pieces_done(worker: Process, batch_id: str) -> list[str]:
-    """The worker's log lines for each piece of the batch it transcribed (worker/split.py logs them)."""
+    """The worker's log lines for each piece of the batch it transcribed (live_progress/plugins/audio/worker/split.py logs them)."""
     return [
         line
         for line in worker.log().splitlines()

@@ -17,8 +17,9 @@ import pytest
 from httpx_sse import connect_sse
 from playwright.sync_api import Browser
 
-from launch.processes import ROOT, Process, start_web, start_worker, wait_for
-from launch.redis_server import RedisServer, free_port
+from live_progress.launch.processes import Process, start_web, start_worker, wait_for
+from tests.integration.conftest import ROOT
+from live_progress.launch.redis_server import RedisServer, free_port
 from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launch.processes import start_web, start_worker, wait_for
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import start_web, start_worker, wait_for
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS, DATA
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from urllib.request import urlopen
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
-from launch.processes import wait_for
+from live_progress.launch.processes import wait_for
 from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 from celery import Celery
 from playwright.sync_api import Browser, Locator, Page, Request, expect
 
-from contract import celery_config
+from live_progress.contract import celery_config
 from tests.integration.conftest import ARTIFACTS, DATA
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,8 @@ import pytest
 from httpx_sse import aconnect_sse
 from redis import Redis
 
-from launch.processes import start_web, start_worker
-from launch.redis_server import answers, free_port
+from live_progress.launch.processes import start_web, start_worker
+from live_progress.launch.redis_server import answers, free_port
 from tests.eventually import eventually
 from tests.integration.clients import Event, percents, submit
 from tests.integration.conftest import ARTIFACTS
@@ -197,7 +197,7 @@ async def test_a_primary_demoted_while_it_stays_up_is_left(
 
 
 def test_launch_starts_no_redis_server_for_a_sentinel_url(tmp_path: Path) -> None:
-    """``python -m launch`` with a sentinel:// REDIS_URL whose sentinels do not answer stops
+    """``python -m live_progress.launch`` with a sentinel:// REDIS_URL whose sentinels do not answer stops
     with a message; it never starts a redis-server in their place."""
     port = free_port()
     env = {
@@ -208,7 +208,7 @@ def test_launch_starts_no_redis_server_for_a_sentinel_url(tmp_path: Path) -> Non
         "PORT": str(free_port()),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "launch"],
+        [sys.executable, "-m", "live_progress.launch"],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,

@@ -1,7 +1,7 @@
 """Clients nobody here wrote read the service's SSE framing: `curl -N` and the npm
 `eventsource` package (the WHATWG EventSource for Node), on a real transcription.
 
-The stream's response is our own (app/sse.py), so its framing is checked by what others parse:
+The stream's response is our own (live_progress/web/engine/sse.py), so its framing is checked by what others parse:
 each client must get every segment, in order and once, and the same final result.
 """
 

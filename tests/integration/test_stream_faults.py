@@ -13,13 +13,13 @@ import httpx
 import pytest
 from celery import Celery
 
-from contract import PROGRESS_STATE, celery_config, progress_meta
-from launch.processes import Process, start_web
-from launch.redis_server import RedisServer
+from live_progress.contract import PROGRESS_STATE, celery_config, progress_meta
+from live_progress.launch.processes import Process, start_web
+from live_progress.launch.redis_server import RedisServer
 from tests.eventually import eventually
 from tests.integration.clients import read_events
 from tests.integration.conftest import ARTIFACTS
-from worker.heartbeat import Heartbeats
+from live_progress.worker.heartbeat import Heartbeats
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from launch.processes import Process, start_web, start_worker, wait_for
-from launch.redis_server import RedisServer, free_port
+from live_progress.launch.processes import Process, start_web, start_worker, wait_for
+from live_progress.launch.redis_server import RedisServer, free_port
 from tests.integration.clients import read_events, submit
 from tests.integration.conftest import ARTIFACTS
 

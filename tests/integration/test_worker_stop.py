@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launch.processes import Process, start_web, start_worker
-from launch.redis_server import RedisServer
+from live_progress.launch.processes import Process, start_web, start_worker
+from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import Event, percents, read_events, submit
 from tests.integration.conftest import ARTIFACTS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import DEFAULT_URL, build_parser, watch_command
+from live_progress.cli.main import DEFAULT_URL, build_parser, watch_command
 
 TASK_ID = "0b5c5d3e-7a52-4a43-9d0e-3f5e4c1b2a10"
 

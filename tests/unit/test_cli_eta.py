@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.eta import ProgressClock, describe_remaining, format_duration
+from live_progress.cli.eta import ProgressClock, describe_remaining, format_duration
 
 
 def test_elapsed_counts_from_the_start() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from cli.display import BarDisplay, LineDisplay, segment_line
-from cli.eta import ProgressClock
-from cli.results import (
+from live_progress.cli.display import BarDisplay, LineDisplay, segment_line
+from live_progress.cli.eta import ProgressClock
+from live_progress.cli.results import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
@@ -20,7 +20,7 @@ from cli.results import (
     print_transcripts,
     write_transcripts,
 )
-from cli.service import TaskState, poll_kind
+from live_progress.cli.service import TaskState, poll_kind
 
 
 def _text(title: str, value: str, subtitle: str | None = None) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import pytest
 from celery import Celery
 from faster_whisper import audio
 
-from worker.decoding import DECODED, LastDecoded, release_after_tasks
-from worker.model import load_model
-from worker.pieces import speech_stretches
-from worker.transcription import whisper_segments
+from live_progress.plugins.audio.worker.decoding import DECODED, LastDecoded, release_after_tasks
+from live_progress.plugins.audio.worker.model import load_model
+from live_progress.plugins.audio.worker.pieces import speech_stretches
+from live_progress.plugins.audio.worker.transcription import whisper_segments
 
 DATA = Path(__file__).parents[1] / "data"
 STORY = DATA / "long" / "story.mp3"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.events import PENDING_EVENT, TaskEvent, event_for_meta, stream_lost_event
-from contract import TaskView, view_task
+from live_progress.web.engine.events import PENDING_EVENT, TaskEvent, event_for_meta, stream_lost_event
+from live_progress.contract import TaskView, view_task
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,8 +101,8 @@ def test_same_view_gives_the_same_event_every_time() -> None:
 
 def test_event_id_is_the_same_in_another_process() -> None:
     code = (
-        "from app.events import TaskEvent\n"
-        "from contract import view_task\n"
+        "from live_progress.web.engine.events import TaskEvent\n"
+        "from live_progress.contract import view_task\n"
         f"print(TaskEvent.from_view(view_task({PROGRESS_META!r})).id)\n"
     )
     # A different hash seed: nothing per-process may go into the id.

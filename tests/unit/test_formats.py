@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.checkpoint import TimedSegment, Transcript, Word
-from worker.formats import output_names, write_format
-from worker.options import TranscribeOptions
+from live_progress.plugins.audio.worker.checkpoint import TimedSegment, Transcript, Word
+from live_progress.plugins.audio.worker.formats import output_names, write_format
+from live_progress.plugins.audio.worker.options import TranscribeOptions
 
 TRANSCRIPT = Transcript(
     Path("/data/a.mp3"),

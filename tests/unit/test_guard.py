@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.guard import HostPatterns
-from app.settings import LOCAL_HOSTS, host_name
+from live_progress.web.security.guard import HostPatterns
+from live_progress.web.settings import LOCAL_HOSTS, host_name
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import InputError
-from app.inputs import require_audio, resolve_folder
+from live_progress.web.errors import InputError
+from live_progress.web.api.inputs import require_audio, resolve_folder
 
 FIELD = "inputs.input_dir.path"
 

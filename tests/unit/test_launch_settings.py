@@ -1,4 +1,4 @@
-"""Where the run command's redis-server keeps its data, from settings built directly."""
+"""Where the run command's redis-server keeps its data, from live_progress.settings built directly."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from launch.settings import LaunchSettings
-from settings import SettingsError
+from live_progress.launch.settings import LaunchSettings
+from live_progress.settings import SettingsError
 
 
 @pytest.mark.parametrize(

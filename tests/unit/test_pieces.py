@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.checkpoint import TimedSegment, Transcript
-from worker.pieces import MIN_PIECE_SECONDS, PIECE_SECONDS, Unit, merge, plan_ranges
+from live_progress.plugins.audio.worker.checkpoint import TimedSegment, Transcript
+from live_progress.plugins.audio.worker.pieces import MIN_PIECE_SECONDS, PIECE_SECONDS, Unit, merge, plan_ranges
 
 
 @st.composite

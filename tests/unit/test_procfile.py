@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from launch.procfile import expand, procfile_command, procfile_lines
+from live_progress.launch.procfile import expand, procfile_command, procfile_lines
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_web_runs_uvicorn_with_the_procfiles_flags() -> None:
 
     assert args[:3] == [sys.executable, "-m", "uvicorn"]
     assert args[3:] == [
-        "app.main:create_app",
+        "live_progress.web.app:create_app",
         "--factory",
         "--host",
         "0.0.0.0",
@@ -55,7 +55,7 @@ def test_web_processes_come_from_the_environment() -> None:
 
 def test_worker_concurrency_comes_from_the_environment(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
-    procfile.write_text("# ignored\nworker: celery -A worker.app worker --concurrency=${WORKER_CONCURRENCY:-1}\n")
+    procfile.write_text("# ignored\nworker: celery -A live_progress.worker.app worker --concurrency=${WORKER_CONCURRENCY:-1}\n")
 
     assert procfile_command("worker", {}, procfile)[-1] == "--concurrency=1"
     assert procfile_command("worker", {"WORKER_CONCURRENCY": "3"}, procfile)[-1] == "--concurrency=3"

@@ -6,11 +6,11 @@ import pytest
 from celery import Celery
 from celery.backends.redis import SentinelBackend
 
-from app.settings import Settings
-from contract import celery_config
-from redis_url import SentinelURL, is_sentinel
-from settings import SettingsError
-from worker.settings import WorkerSettings
+from live_progress.web.settings import Settings
+from live_progress.contract import celery_config
+from live_progress.redis_url import SentinelURL, is_sentinel
+from live_progress.settings import SettingsError
+from live_progress.worker.settings import WorkerSettings
 
 
 def test_the_contracts_example_names_two_sentinels_and_database_0() -> None:

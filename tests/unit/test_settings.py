@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import LOCAL_HOSTS, Settings
-from launch.settings import LaunchSettings
-from settings import SettingsError, SharedSettings
-from worker.settings import DEFAULT_TRANSCRIPTS_DIR, WorkerSettings
+from live_progress.web.settings import LOCAL_HOSTS, Settings
+from live_progress.launch.settings import LaunchSettings
+from live_progress.settings import SettingsError, SharedSettings
+from live_progress.worker.settings import DEFAULT_TRANSCRIPTS_DIR, WorkerSettings
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 BOTH = [pytest.param(Settings, id="web"), pytest.param(WorkerSettings, id="worker")]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
-from launch.settings import LaunchSettings
-from settings import SharedSettings, variable_name
-from worker.settings import WorkerSettings
+from live_progress.web.settings import Settings
+from live_progress.launch.settings import LaunchSettings
+from live_progress.settings import SharedSettings, variable_name
+from live_progress.worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS: list[type[SharedSettings]] = [Settings, WorkerSettings, LaunchSettings]

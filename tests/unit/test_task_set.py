@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.task_set import decode_positions, encode_positions
+from live_progress.web.engine.task_set import decode_positions, encode_positions
 
 A, B, C = (str(uuid.UUID(int=n << 80 | n)) for n in (1, 2, 3))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript, Word
-from worker.progress import Meta
-from worker.transcription import (
+from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript, Word
+from live_progress.worker.progress import Meta
+from live_progress.plugins.audio.worker.transcription import (
     TRANSCRIPTS_FOLDER,
     find_audio_files,
     probe_duration,

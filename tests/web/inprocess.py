@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 
-from app.main import create_app
-from app.settings import Settings
+from live_progress.web.app import create_app
+from live_progress.web.settings import Settings
 
 BASE = "http://127.0.0.1:8000"
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from app.main import create_app
-from app.settings import Settings
+from live_progress.web.app import create_app
+from live_progress.web.settings import Settings
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from launch.redis_server import RedisServer
+from live_progress.launch.redis_server import RedisServer
 from tests.web.inprocess import serve, web_settings
 
 PARAMETERS = ["formats", "language", "mode", "vad", "word_timestamps"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.settings import Settings
+from live_progress.web.settings import Settings
 from tests.eventually import eventually
 from tests.web.inprocess import serve
 

@@ -1,0 +1,287 @@
+"""Any Celery task that reports progress the seed's way, exposed as an async endpoint.
+
+One declaration gives submit (``POST path``), polling (``GET path/result/<id>``), the SSE
+stream (``GET path/events/<id>``), one stream for many tasks (``GET path/events?task_id=``)
+and cancel (``DELETE path/<id>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from live_progress.web.api.bodies import parse_json, read_body
+from live_progress.web.api.downloads import written_file
+from live_progress.web.errors import InputError, constant_json, error_response, json_response
+from live_progress.web.engine.events import TaskEvent
+from live_progress.web.api.folders import suggest_folders
+from live_progress.web.engine.hub import Inbox, Wake
+from live_progress.web.services import Services, services_of
+from live_progress.web.settings import Settings
+from live_progress.web.engine.sse import Frames
+from live_progress.web.engine.streaming import Cursor, split_position, task_frames
+from live_progress.web.engine.task_set import Position, decode_positions, task_set_frames
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One input of a RescueBox task schema."""
+
+    key: str
+    label: str
+    input_type: str  # RescueBox's InputType: "directory", "file", "text", ...
+    subtitle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncEndpoint:
+    path: str
+    task: str
+    request_model: type[BaseModel]
+    # Checks what the model cannot (files, folders) and returns the task's kwargs.
+    # It may block: it runs in a thread. It raises InputError for bad input.
+    prepare: Callable[[Any, Settings], dict[str, Any]]
+    # How RescueBox clients find and present it (GET <path>/task_schema).
+    short_title: str = ""
+    order: int = 0
+    inputs: tuple[InputSpec, ...] = ()
+    parameters: tuple[dict[str, Any], ...] = ()
+    # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
+    # input, each with a count of the files (by name) this accepts; see live_progress/web/api/folders.py.
+    folder_files: Callable[[str], bool] | None = None
+    # The task publishes live results (``segment`` events, contract.segments_key): streams
+    # send a late or reconnecting client the ones it lacks first.
+    live_results: bool = False
+    # When set, GET <path>/files/<id>?name=<name> downloads a file the finished task's result
+    # lists (see live_progress/web/api/downloads.py).
+    downloads: bool = False
+
+    @property
+    def task_schema_path(self) -> str:
+        return f"{self.path}/task_schema"
+
+    def task_schema(self) -> dict[str, Any]:
+        """RescueBox's TaskSchema: the inputs and parameters a client should ask for."""
+        return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
+
+    def routes(self) -> list[BaseRoute]:
+        folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
+        files = [Route(f"{self.path}/files/{{task_id}}", self.download, methods=["GET"])]
+        # The router tries routes in order: those every stream and poll takes come first.
+        return [
+            Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
+            Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
+            Route(f"{self.path}/events", self.task_set_events, methods=["GET"]),
+            Route(self.path, self.submit, methods=["POST"]),
+            Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
+            *folders,
+            *(files if self.downloads else []),
+            Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
+        ]
+
+    async def submit(self, request: Request) -> Response:
+        services = services_of(request)
+        payload = parse_json(await read_body(request, services.settings.max_body_bytes))
+        try:
+            body = self.request_model.model_validate(payload)
+        except ValidationError as exc:
+            raise InputError(_describe(exc)) from exc
+        kwargs = await anyio.to_thread.run_sync(self.prepare, body, services.settings)
+        task_id = str(uuid.uuid4())
+        # Recorded before sending, so a client that is quick to ask never gets a 404.
+        await services.store.record_issued(task_id, self.path)
+        tracked = services.metrics.track(services.hub, task_id, self.task)
+        try:
+            await services.broker.send(self.task, task_id, kwargs)
+        except BaseException:
+            tracked.stop()
+            raise
+        services.metrics.submitted.labels(self.task).inc()
+        logger.info("Submitted %s %s: %s", self.task, task_id, kwargs, extra={"task_id": task_id})
+        result_url = f"{self.path}/result/{task_id}"
+        return json_response(
+            {"task_id": task_id, "result_url": result_url, "events_url": f"{self.path}/events/{task_id}"},
+            202,
+            {"Location": result_url},
+        )
+
+    async def result(self, request: Request) -> Response:
+        services, _, event = await self._issued_task(request)
+        services.metrics.polls += 1
+        return Response(event.data, media_type="application/json")
+
+    async def events(self, request: Request) -> Response:
+        services = services_of(request)
+        task_id = _task_id(request)
+        position = split_position(request.headers.get("last-event-id"))
+        ready = Wake()
+        cursors, close = await self._follow(services, [task_id], {task_id: position}, ready)
+        cursor = cursors[task_id]
+        if cursor.done:
+            # The client has the final event: 204 tells EventSource to stop reconnecting.
+            close()
+            return Response(status_code=204)
+        frames = task_frames(cursor, ready, services.settings.sse_retry_ms)
+        return self._stream(services, frames, ready, close)
+
+    async def task_set_events(self, request: Request) -> Response:
+        """Many tasks over one stream; see live_progress/web/engine/task_set.py."""
+        services = services_of(request)
+        task_ids = _task_ids(request, services.settings.max_tasks_per_stream)
+        # The header is what EventSource sends when it reconnects, so it is newer than the
+        # query parameter the page opened the stream with.
+        last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        ready = Wake()
+        cursors, close = await self._follow(services, task_ids, decode_positions(last_event_id, task_ids), ready)
+        if all(cursor.done for cursor in cursors.values()):
+            close()
+            return Response(status_code=204)
+        frames = task_set_frames(cursors, ready, services.settings.sse_retry_ms)
+        return self._stream(services, frames, ready, close)
+
+    async def _follow(
+        self,
+        services: Services,
+        task_ids: list[str],
+        positions: Mapping[str, Position],
+        ready: Wake | None = None,
+    ) -> tuple[dict[str, Cursor], Callable[[], None]]:
+        """A cursor on each task (404 unless this endpoint issued them all), and how to close them.
+
+        Each task is followed before it is read, so nothing written in between slips by.
+        """
+        hub = services.hub
+        inboxes: dict[str, Inbox] = {}
+
+        def close() -> None:
+            for task_id, inbox in inboxes.items():
+                hub.unfollow(task_id, inbox)
+
+        try:
+            for task_id in task_ids:
+                inboxes[task_id] = hub.open(task_id, ready)
+            # A cached state is current as of now (no await since its inbox opened), so
+            # everything the inbox gets is newer; otherwise one read, as a poll does.
+            states: dict[str, tuple[str | None, TaskEvent] | None] = {
+                task_id: services.cache.peek(task_id) for task_id in task_ids
+            }
+            missing = [task_id for task_id, state in states.items() if state is None]
+            if missing:
+                read = await asyncio.gather(*(services.cache.read_issued(task_id) for task_id in missing))
+                states.update(zip(missing, read, strict=True))
+            unknown = [task_id for task_id, state in states.items() if state is None or state[0] != self.path]
+            if unknown:
+                raise HTTPException(404, _not_issued(", ".join(unknown), self.path))
+            # Read after the states: a segment published before a state the snapshot holds is
+            # in the backlog, and one published later also reaches the inbox.
+            # (None to read for a task the cache knows to have none: any later one is in its inbox.)
+            backlogs: dict[str, list[TaskEvent]] = {}
+            logs = [t for t in task_ids if not services.cache.has_no_segments(t)] if self.live_results else []
+            if logs:
+                backlogs = await services.store.read_segments({t: positions.get(t, (None, None))[1] for t in logs})
+            cursors = {}
+            for task_id, state in states.items():
+                assert state is not None
+                has_state, has_segment = positions.get(task_id, (None, None))
+                cursors[task_id] = Cursor(inboxes[task_id], state[1], has_state, has_segment, backlogs.get(task_id, ()))
+        except BaseException:
+            close()
+            raise
+        return cursors, close
+
+    def _stream(self, services: Services, frames: Frames, ready: Wake, close: Callable[[], None]) -> Response:
+        if not services.streams.try_acquire():
+            close()
+            return error_response(
+                f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
+                503,
+                {"Retry-After": "5"},
+            )
+        services.metrics.streams_opened += 1
+        return services.streams.response(frames, ready, close)
+
+    async def folders(self, request: Request) -> Response:
+        assert self.folder_files is not None
+        roots = services_of(request).settings.allowed_roots
+        typed = request.query_params.get("prefix", "")
+        return json_response(await anyio.to_thread.run_sync(suggest_folders, typed, roots, self.folder_files))
+
+    async def download(self, request: Request) -> Response:
+        _, task_id, event = await self._issued_task(request)
+        name = request.query_params.get("name")
+        if not name:
+            raise InputError("name: give the file's name as the task's result lists it, as ?name=<name>")
+        return written_file(task_id, event, name)
+
+    async def cancel(self, request: Request) -> Response:
+        services, task_id, event = await self._issued_task(request)
+        if event.final:
+            return error_response(f"Task {task_id} has already finished ({event.kind})", 409)
+        await services.broker.cancel(task_id, executing=event.executing)
+        # Read your own write: the next poll here reads the task anew instead of a cached
+        # state that the subscription has not brought up to date yet.
+        services.cache.forget(task_id)
+        logger.info("Cancelling %s %s", self.task, task_id, extra={"task_id": task_id})
+        return json_response({"task_id": task_id, "status": "cancelling"}, 202)
+
+    async def _issued_task(self, request: Request) -> tuple[Services, str, TaskEvent]:
+        """The task the path names, if this endpoint issued it, and its current state."""
+        services = services_of(request)
+        task_id = _task_id(request)
+        issued_by, event = await services.cache.read_issued(task_id)
+        if issued_by != self.path:
+            raise HTTPException(404, _not_issued(task_id, self.path))
+        return services, task_id, event
+
+
+def _task_id(request: Request) -> str:
+    task_id: str = request.path_params["task_id"]
+    if not _is_task_id(task_id):
+        raise HTTPException(404, f"{task_id!r} is not a task id")
+    return task_id
+
+
+def _task_ids(request: Request, limit: int) -> list[str]:
+    """The ``task_id`` query parameters, each once, in order."""
+    task_ids = list(dict.fromkeys(request.query_params.getlist("task_id")))
+    if not task_ids:
+        raise InputError("task_id: give at least one, as ?task_id=<id>&task_id=<id>...")
+    if len(task_ids) > limit:
+        raise InputError(f"task_id: {len(task_ids)} ids; one stream follows at most {limit} (MAX_TASKS_PER_STREAM)")
+    malformed = [task_id for task_id in task_ids if not _is_task_id(task_id)]
+    if malformed:
+        raise HTTPException(404, f"{', '.join(map(repr, malformed))} is not a task id")
+    return task_ids
+
+
+def _not_issued(task_id: str, path: str) -> str:
+    return f"No task {task_id} was issued by {path} (or it has expired)"
+
+
+def _is_task_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _describe(exc: ValidationError) -> str:
+    """Pydantic's errors as one line that names each field: 'inputs.input_dir.path: ...'."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,335 @@
+"""The OpenAPI 3.1 document at /openapi.json, built from the declared endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from live_progress.web.api.discovery import Plugin, package_version
+from live_progress.web.api.endpoints import AsyncEndpoint
+from live_progress.web.api.schemas import MODELS
+
+_TASK_ID = {
+    "name": "task_id",
+    "in": "path",
+    "required": True,
+    "description": "An id this service issued",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _query(name: str, description: str, required: bool) -> dict[str, Any]:
+    """A string query parameter."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}
+
+
+_LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "The id of the last event the client has; sent by EventSource when it reconnects",
+    "schema": {"type": "string"},
+}
+_TASK_IDS = {
+    "name": "task_id",
+    "in": "query",
+    "required": True,
+    "description": "Ids this service issued, one parameter each; at most MAX_TASKS_PER_STREAM (100) of them",
+    "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": 1},
+    "style": "form",
+    "explode": True,
+}
+_LAST_EVENT_ID_PARAMETER = _query(
+    "last_event_id",
+    "The id of the last event the client has, from this or another stream of another set of tasks "
+    "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins",
+    required=False,
+)
+_POLLING_BODY = {
+    "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ("Queued", "Running", "Finished", "Failed")]
+}
+_EVENTS_DESCRIPTION = (
+    "Server-Sent Events. The current state at once, then every change; each event has `event:` "
+    "(`status`, `progress`, `result`, `error`), `data:` (exactly the polling body at that moment: "
+    "Queued, Running, Finished or Failed, or Lost when the web process lost Redis) and `id:` (the "
+    "same for the same state on every replica). The stream ends after `result` or `error`. The first "
+    "frame carries `retry:`; a keep-alive comment goes out every 15 s."
+)
+
+
+_TASK_SET_EVENTS_DESCRIPTION = (
+    "Server-Sent Events of many tasks over one connection. Everything of the single-task stream holds "
+    'per task, and each event\'s data is `{"task_id": …, "root": …}`. The first events are every '
+    "task's current state (those the client does not have); the stream ends once every task has had its "
+    "final event. Each `id:` records the client's position in every task (`1.` then base64url of, per "
+    "task, the first 6 bytes of its id and the 8-byte content id of its last event), so a reconnect with "
+    "it is sent nothing it has, on any replica."
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str | dict[str, Any], description: str) -> dict[str, Any]:
+    schema = _ref(name) if isinstance(name, str) else name
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "The body is not JSON, or the Host is not in ALLOWED_HOSTS",
+        401: "The API token is missing or wrong",
+        403: "The folder lies outside ALLOWED_ROOTS, or a page of another origin sent the request",
+        404: "No such task (never issued here, expired, or not a task id)",
+        409: "The task has already finished",
+        413: "The body is larger than the limit",
+        415: "The body is not sent as Content-Type: application/json",
+        422: "The body has the wrong shape, or the folder is unusable",
+        503: "Redis or the broker is unreachable, or too many streams; see Retry-After",
+    }
+    return {str(status): _json("Error", meaning[status]) for status in statuses}
+
+
+def _add(components: dict[str, Any], model: type[BaseModel], mode: str = "serialization") -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+
+
+def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
+    return {
+        f"/{plugin.name}/api/routes": {
+            "get": {
+                "summary": f"RescueBox discovery: the {plugin.name} plugin's tasks",
+                "operationId": f"{plugin.name}_routes",
+                "responses": {"200": _json({"type": "array", "items": _ref("RescueBoxRoute")}, "The tasks")},
+            }
+        },
+        f"/{plugin.name}/api/app_metadata": {
+            "get": {
+                "summary": f"RescueBox discovery: what the {plugin.name} plugin is",
+                "operationId": f"{plugin.name}_app_metadata",
+                "responses": {"200": _json("AppMetadata", "The plugin")},
+            }
+        },
+    }
+
+
+def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    if endpoint.folder_files is None:
+        return {}
+    prefix = _query("prefix", "The folder path typed so far (absolute); empty for the allowed roots", required=False)
+    return {
+        f"{endpoint.path}/folders": {
+            "get": {
+                "summary": "Folders under ALLOWED_ROOTS that the typed path leads to, with their file counts",
+                "operationId": f"folders_{endpoint.task.replace('.', '_')}",
+                "parameters": [prefix],
+                "responses": {
+                    "200": _json("Folders", "At most 50 folders; counts look at 500 entries each at most"),
+                    **_errors(401, 403, 503),
+                    "422": _json("Error", "The path is relative, does not exist, or is not a folder"),
+                },
+            }
+        }
+    }
+
+
+def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    if not endpoint.downloads:
+        return {}
+    name = _query(
+        "name",
+        "A file's name as the result lists it (texts[].files[].name, relative to transcripts_dir)",
+        required=True,
+    )
+    return {
+        f"{endpoint.path}/files/{{task_id}}": {
+            "get": {
+                "summary": "Download a file the finished task wrote (only one its result lists)",
+                "operationId": f"download_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID, name],
+                "responses": {
+                    "200": {"description": "The file, as an attachment", "content": {"*/*": {"schema": {}}}},
+                    **_errors(401, 503),
+                    "404": _json("Error", "No such task, or its result lists no such file, or the file is gone"),
+                    "409": _json("Error", "The task has not finished yet"),
+                    "422": _json("Error", "No name given"),
+                },
+            }
+        }
+    }
+
+
+def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
+    name = endpoint.request_model.__name__
+    return {
+        **_folder_paths(endpoint),
+        **_download_paths(endpoint),
+        endpoint.task_schema_path: {
+            "get": {
+                "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",
+                "operationId": f"task_schema_{endpoint.task.replace('.', '_')}",
+                "responses": {"200": _json("TaskSchema", "The task schema")},
+            }
+        },
+        endpoint.path: {
+            "post": {
+                "summary": f"Start {endpoint.task}",
+                "operationId": f"submit_{endpoint.task.replace('.', '_')}",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(name)}}},
+                "responses": {
+                    "202": {
+                        **_json("Submitted", "Accepted; follow it at events_url or poll result_url"),
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "The result_url"}},
+                    },
+                    **_errors(400, 401, 403, 413, 415, 422, 503),
+                },
+            }
+        },
+        f"{endpoint.path}/result/{{task_id}}": {
+            "get": {
+                "summary": "The task's current state (polling)",
+                "operationId": f"poll_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID],
+                "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(401, 404, 503)},
+            }
+        },
+        f"{endpoint.path}/events/{{task_id}}": {
+            "get": {
+                "summary": "The task's states as they happen (Server-Sent Events)",
+                "operationId": f"stream_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID, _LAST_EVENT_ID],
+                "responses": {
+                    "200": {
+                        "description": _EVENTS_DESCRIPTION,
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        f"{endpoint.path}/events": {
+            "get": {
+                "summary": "Many tasks' states as they happen, over one stream (Server-Sent Events)",
+                "operationId": f"stream_many_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_IDS, _LAST_EVENT_ID_PARAMETER, _LAST_EVENT_ID],
+                "responses": {
+                    "200": {
+                        "description": _TASK_SET_EVENTS_DESCRIPTION,
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "204": {"description": "The client has every task's final event: stop reconnecting"},
+                    **_errors(401, 404, 503),
+                    "422": _json("Error", "No task_id, or more than MAX_TASKS_PER_STREAM of them"),
+                },
+            }
+        },
+        f"{endpoint.path}/{{task_id}}": {
+            "delete": {
+                "summary": "Cancel the task",
+                "operationId": f"cancel_{endpoint.task.replace('.', '_')}",
+                "parameters": [_TASK_ID],
+                "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(401, 404, 409, 503)},
+            }
+        },
+    }
+
+
+def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    for model in MODELS:
+        _add(components, model)
+    paths: dict[str, Any] = {
+        "/": {
+            "get": {
+                "summary": "The web page",
+                "operationId": "page",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Whether Redis answers",
+                "operationId": "healthz",
+                "security": [],
+                "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this web process",
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }
+        },
+    }
+    for plugin in plugins:
+        paths.update(_plugin_paths(plugin))
+        for endpoint in plugin.endpoints:
+            _add(components, endpoint.request_model, mode="validation")
+            paths.update(_endpoint_paths(endpoint))
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Live progress for long-running ML jobs",
+            "version": package_version(),
+            "description": "Submit work, then follow it over Server-Sent Events or poll it.",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if token_required:
+        paths["/login"] = {
+            "get": {
+                "summary": "A form for the API token",
+                "operationId": "login_form",
+                "security": [],
+                "responses": {"200": {"description": "HTML form"}},
+            },
+            "post": {
+                "summary": "Sign in: sets the session cookie that the page's EventSource sends",
+                "operationId": "login",
+                "security": [],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": {"type": "string"}},
+                                "required": ["token"],
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "303": {"description": "Signed in (a new session, for SESSION_MAX_AGE); back to the page"},
+                    "401": {"description": "Wrong token"},
+                    "429": {"description": "Too many wrong tokens from this address; see Retry-After"},
+                },
+            },
+        }
+        paths["/logout"] = {
+            "post": {
+                "summary": "Sign out: the session cookie stops working, even replayed",
+                "operationId": "logout",
+                "security": [],
+                "responses": {"303": {"description": "Signed out; on to /login"}},
+            }
+        }
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "API_TOKEN"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "live_progress_session"},
+        }
+        document["security"] = [{"bearer": []}, {"session": []}]
+    return document

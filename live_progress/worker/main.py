@@ -1,0 +1,41 @@
+"""The worker's Celery app, built by ``create_worker_app`` (live_progress/worker/app.py is what ``celery -A`` runs)."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging
+
+from live_progress.contract import celery_config
+from live_progress.logs import configure_logging
+from live_progress.plugins.audio.worker.decoding import release_after_tasks
+from live_progress.worker.heartbeat import install_heartbeats
+from live_progress.worker.metrics import install_metrics
+from live_progress.worker.revocation import DurableRevokeTask
+from live_progress.worker.settings import WorkerSettings
+from live_progress.worker.stopping import install_stop_flag
+from live_progress.plugins.audio.worker.tasks import register_tasks
+
+
+def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
+    settings = settings or WorkerSettings.load()
+    celery = Celery("worker", task_cls=DurableRevokeTask)
+    celery.conf.update(
+        celery_config(
+            settings.broker_url, settings.result_backend, settings.result_expires, settings.redis_sentinel_master
+        ),
+        # A transcription is long: a busy worker reserves nothing, so queued tasks go to free
+        # workers, and a task cancelled while queued is still in Redis, not in a worker's hands.
+        worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
+        # Tasks report their own start ("Preparing …"); Celery's STARTED state would also
+        # overwrite the progress of a batch that another worker resumes with percent 0.
+        task_track_started=False,
+    )
+    register_tasks(celery, settings, install_stop_flag(celery).requested)
+    install_heartbeats(celery, settings.worker_lost_after)
+    release_after_tasks(celery)
+    install_metrics(celery, settings.metrics_port)
+    if settings.log_format == "json":
+        # Connected, this signal makes Celery leave logging to us.
+        setup_logging.connect(lambda **_: configure_logging("json"), weak=False, dispatch_uid="json-logs")
+    return celery
