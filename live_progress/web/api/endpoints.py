@@ -111,9 +111,11 @@ class AsyncEndpoint:
             raise
         services.metrics.submitted.labels(self.task).inc()
         logger.info("Submitted %s %s: %s", self.task, task_id, kwargs, extra={"task_id": task_id})
-        result_url = f"{self.path}/result/{task_id}"
+        # Mounted under a prefix (another app's Mount), the URLs a client follows carry it.
+        path = request.scope.get("root_path", "") + self.path
+        result_url = f"{path}/result/{task_id}"
         return json_response(
-            {"task_id": task_id, "result_url": result_url, "events_url": f"{self.path}/events/{task_id}"},
+            {"task_id": task_id, "result_url": result_url, "events_url": f"{path}/events/{task_id}"},
             202,
             {"Location": result_url},
         )
