@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.scenario import WatchResult
 from bench import ROOT
+from bench.scenario import WatchResult
 
 START, END = "<!-- bench.fanout:start -->", "<!-- bench.fanout:end -->"
 SERVICE = "one subscription per process (`app/`)"
@@ -217,7 +217,11 @@ def code_version() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" with uncommitted changes in live_progress/web/" if git("status", "--porcelain", "--", "live_progress/web") else "")
+    return commit + (
+        " with uncommitted changes in live_progress/web/"
+        if git("status", "--porcelain", "--", "live_progress/web")
+        else ""
+    )
 
 
 def _processes(args: argparse.Namespace) -> str:

@@ -31,7 +31,7 @@ SETUPS = [
 
 
 def files_done(worker: Process) -> int:
-    """Files this worker transcribed as part of a split batch (live_progress/plugins/audio/worker/split.py logs each)."""
+    """Files this worker transcribed as part of a split batch (the audio worker's split.py logs each)."""
     return worker.log().count("] Transcribed ")
 
 

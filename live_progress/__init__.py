@@ -1,0 +1,36 @@
+"""Live progress for long-running ML jobs: Celery tasks whose progress reaches clients over
+Server-Sent Events and polling.
+
+The public surface for a plugin (docs/plugins.md). Its web half declares a ``Plugin`` of
+``Endpoint``s; its worker half reports progress with Celery's own
+``self.update_state(state="PROGRESS", meta=progress_meta(...))`` and uses ``Job`` for live
+results, stop requests and checkpoints. Everything else in the package is the engine's.
+"""
+
+from __future__ import annotations
+
+from live_progress.contract import progress_meta
+from live_progress.job import Job
+from live_progress.plugin import (
+    Endpoint,
+    Input,
+    InputError,
+    Plugin,
+    rescuebox_parameters,
+    resolve_file,
+    resolve_folder,
+)
+from live_progress.settings import EnvSettings as PluginSettings
+
+__all__ = [
+    "Endpoint",
+    "Input",
+    "InputError",
+    "Job",
+    "Plugin",
+    "PluginSettings",
+    "progress_meta",
+    "rescuebox_parameters",
+    "resolve_file",
+    "resolve_folder",
+]

@@ -1,7 +1,7 @@
 """The progress contract shared by the web service and the worker.
 
-Task names, the shape of progress ``meta``, and how a stored Celery state maps to what a
-client sees. Standard library only: the web process imports this, never the speech model.
+The shape of progress ``meta``, the Redis keys both sides use beside Celery's, and how a
+stored Celery state maps to what a client sees. It knows no plugin. Standard library only.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from typing import Any, Literal
 
 from live_progress.redis_url import is_sentinel
 
-TRANSCRIBE_TASK = "audio.transcribe"
-INSPECT_TASK = "audio.inspect"
 WORKER_LOST = "worker lost"
 HEARTBEAT_PREFIX = "live-progress:alive:"
 # A task that hands parts of its work to other tasks lists their ids in this Redis set
 # (in the result backend), so that cancelling it cancels them too.
 CHILDREN_PREFIX = "live-progress:children:"
-# Live results: a capped Redis Stream per task that its segments are appended to, each also
+# Live results: a capped Redis Stream per task that its results are appended to, each also
 # published on the channel of the same name ("<stream entry id> <json>"), kept as long as
 # the task's result.
 SEGMENTS_PREFIX = "live-progress:segments:"
@@ -28,18 +26,12 @@ PROGRESS_STATE = "PROGRESS"
 # A task handed back to the queue with its progress (a worker stopped mid-batch): no worker
 # executes it until one takes it again, so nobody owes it a heartbeat.
 WAITING_STATE = "WAITING"
-AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
 
 EventKind = Literal["status", "progress", "result", "error", "segment"]
 
 _FINAL_KINDS = frozenset({"result", "error"})
 # Keys Celery itself puts in a STARTED state's meta; they are not the task's progress.
 _STARTED_META_KEYS = frozenset({"pid", "hostname"})
-
-
-def is_audio_file(name: str) -> bool:
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
 
 
 def celery_config(
@@ -118,11 +110,6 @@ def children_key(task_id: str) -> str:
 
 def segments_key(task_id: str) -> str:
     return SEGMENTS_PREFIX + task_id
-
-
-def segment_root(file: str, start: float, end: float, text: str) -> dict[str, Any]:
-    """The ``root`` of a ``segment`` event: part of a file's transcript, times in seconds into it."""
-    return {"title": "segment", "file": file, "start": round(start, 3), "end": round(end, 3), "text": text}
 
 
 def failed_view(reason: str) -> TaskView:

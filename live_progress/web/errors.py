@@ -10,19 +10,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from live_progress.plugin import InputError
+
 logger = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(Exception):
     """Redis or the broker cannot be reached; the client may try again later."""
-
-
-class InputError(Exception):
-    """The request is wrong; the message names the field or path and what is wrong with it."""
-
-    def __init__(self, message: str, status_code: int = 422) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 def json_response(body: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from live_progress.web.engine.broker import TaskBroker
 from live_progress.web.engine.cache import StateCache
 from live_progress.web.engine.hub import StateHub
+from live_progress.web.engine.sse import Streams
+from live_progress.web.engine.store import TaskStore
 from live_progress.web.metrics import WebMetrics
 from live_progress.web.security.sessions import Sessions
 from live_progress.web.settings import Settings
-from live_progress.web.engine.sse import Streams
-from live_progress.web.engine.store import TaskStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,1 +1,1 @@
-"""The Celery worker: transcribes folders of audio and reports progress as it goes."""
+"""The Celery worker: runs every plugin's tasks, with heartbeats, durable cancels, the SIGTERM hand-over and metrics."""

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 from celery.signals import setup_logging
 
 from live_progress.contract import celery_config
+from live_progress.job import require_redis_backend
 from live_progress.logs import configure_logging
-from live_progress.plugins.audio.worker.decoding import release_after_tasks
+from live_progress.plugin import Plugin
+from live_progress.plugins import load_plugins, worker_half
 from live_progress.worker.heartbeat import install_heartbeats
 from live_progress.worker.metrics import install_metrics
 from live_progress.worker.revocation import DurableRevokeTask
 from live_progress.worker.settings import WorkerSettings
 from live_progress.worker.stopping import install_stop_flag
-from live_progress.plugins.audio.worker.tasks import register_tasks
 
 
-def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
+def create_worker_app(settings: WorkerSettings | None = None, plugins: Sequence[Plugin] | None = None) -> Celery:
+    """The worker's app with every plugin's tasks; ``plugins`` default to the installed ones
+    that PLUGINS lets in."""
     settings = settings or WorkerSettings.load()
     celery = Celery("worker", task_cls=DurableRevokeTask)
     celery.conf.update(
@@ -31,9 +36,13 @@ def create_worker_app(settings: WorkerSettings | None = None) -> Celery:
         # overwrite the progress of a batch that another worker resumes with percent 0.
         task_track_started=False,
     )
-    register_tasks(celery, settings, install_stop_flag(celery).requested)
+    require_redis_backend(celery)
+    install_stop_flag(celery)
     install_heartbeats(celery, settings.worker_lost_after)
-    release_after_tasks(celery)
+    for plugin in load_plugins(settings.plugins) if plugins is None else plugins:
+        if plugin.worker is not None:
+            register = worker_half(plugin)
+            register(celery)  # type: ignore[operator]
     install_metrics(celery, settings.metrics_port)
     if settings.log_format == "json":
         # Connected, this signal makes Celery leave logging to us.

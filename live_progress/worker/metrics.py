@@ -1,4 +1,4 @@
-"""Prometheus metrics of a worker: tasks by final state, audio seconds, real-time factor.
+"""Prometheus metrics of a worker: tasks by name and final state (plugins add their own).
 
 Tasks run in pool processes, so the figures use prometheus_client's multiprocess mode: each
 process writes to files in a shared folder, and the worker's main process serves them all
@@ -12,30 +12,14 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_shutdown
-
-from live_progress.contract import TRANSCRIBE_TASK
+from celery.signals import task_postrun, worker_init, worker_shutdown
 
 logger = logging.getLogger(__name__)
-
-_RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
-
-
-def audio_seconds(result: Any) -> float:
-    """Seconds of audio behind a transcription result (its files that were transcribed)."""
-    from live_progress.plugins.audio.worker.transcription import probe_duration
-
-    if not isinstance(result, dict):
-        return 0.0
-    texts = result.get("texts") or []
-    return sum(probe_duration(Path(t["title"])) for t in texts if t.get("subtitle") != "error" and t.get("title"))
-
 
 # prometheus_client's multiprocess mode is switched on by this variable alone, read when the
 # library is first imported; the pool processes forked later inherit it.
@@ -68,21 +52,14 @@ def install_metrics(celery: Celery, port: int) -> None:
     if not port:
         return
     folder = contextlib.ExitStack()
-    started: dict[str, float] = {}
     metrics: dict[str, Any] = {}
 
     def serve(**_: Any) -> None:
         folder.enter_context(multiprocess_folder())
-        from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
+        from prometheus_client import CollectorRegistry, Counter, multiprocess, start_http_server
 
         metrics["tasks"] = Counter(
             "live_progress_worker_tasks", "Tasks this worker ran, by name and final state", ["task", "state"]
-        )
-        metrics["transcribed"] = Counter("live_progress_worker_audio_seconds", "Seconds of audio transcribed")
-        metrics["real_time"] = Histogram(
-            "live_progress_worker_real_time_factor",
-            "Seconds of work per second of audio, per batch",
-            buckets=_RTF_BUCKETS,
         )
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -92,27 +69,13 @@ def install_metrics(celery: Celery, port: int) -> None:
         except OSError as exc:  # another worker on this machine has the port
             logger.warning("Worker metrics not served on port %d: %s", port, exc)
 
-    def on_prerun(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
-        if task_id and sender is not None and sender.app is celery:
-            started[task_id] = time.monotonic()
-
-    def on_postrun(
-        sender: Any = None, task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any
-    ) -> None:
-        if not task_id or sender is None or sender.app is not celery or not metrics:
-            return
-        took = time.monotonic() - started.pop(task_id, time.monotonic())
-        metrics["tasks"].labels(sender.name, state or "UNKNOWN").inc()
-        if sender.name == TRANSCRIBE_TASK and state == "SUCCESS":
-            seconds = audio_seconds(retval)
-            if seconds > 0:
-                metrics["transcribed"].inc(seconds)
-                metrics["real_time"].observe(took / seconds)
+    def on_postrun(sender: Any = None, task_id: str | None = None, state: str | None = None, **_: Any) -> None:
+        if task_id and sender is not None and sender.app is celery and metrics:
+            metrics["tasks"].labels(sender.name, state or "UNKNOWN").inc()
 
     def stop(**_: Any) -> None:
         folder.close()
 
     worker_init.connect(serve, weak=False, dispatch_uid=f"metrics-serve-{id(celery)}")
     worker_shutdown.connect(stop, weak=False, dispatch_uid=f"metrics-stop-{id(celery)}")
-    task_prerun.connect(on_prerun, weak=False, dispatch_uid=f"metrics-prerun-{id(celery)}")
     task_postrun.connect(on_postrun, weak=False, dispatch_uid=f"metrics-postrun-{id(celery)}")

@@ -53,9 +53,19 @@ class StopFlag:
         self._raised.set()
 
 
+# The flags of the apps in this process (one, but for tests): SIGTERM is the process's.
+_FLAGS: list[StopFlag] = []
+
+
+def stop_requested() -> bool:
+    """Whether this process was told to stop while a task of an app of its ran."""
+    return any(flag.requested() for flag in _FLAGS)
+
+
 def install_stop_flag(celery: Celery) -> StopFlag:
     """Connect the flag to this app's tasks and to the worker's shutdown (once per app)."""
     flag = StopFlag()
+    _FLAGS.append(flag)
 
     def in_pool_process(**_: Any) -> None:
         flag.in_pool_process()

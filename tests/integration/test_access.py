@@ -9,9 +9,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from live_progress.web.security.access import COOKIE
 from live_progress.launch.processes import start_web
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.security.access import COOKIE
 from tests.eventually import eventually
 from tests.integration.conftest import ARTIFACTS
 

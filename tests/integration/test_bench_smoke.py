@@ -11,7 +11,7 @@ import pytest
 
 from bench import soak
 from bench.scenario import Load, run_watch
-from bench.servers import WebSpec, start_uvicorn
+from bench.servers import PROCFILE_FACTORY, WebSpec, start_uvicorn
 from bench.soak import parse_args
 from bench.writer import commands_per_write, issue_tasks
 from live_progress.launch.redis_server import RedisServer
@@ -24,7 +24,14 @@ async def test_fanout_benchmark_delivers_every_event(redis_server: RedisServer, 
     writer_commands = commands_per_write(redis_server.url, samples=5)
     assert writer_commands["publish"] == 1
     web, port = start_uvicorn(
-        WebSpec("web-bench-smoke", "live_progress.web.app:create_app", service_env, ARTIFACTS, "/healthz", b'"subscribed":true')
+        WebSpec(
+            "web-bench-smoke",
+            PROCFILE_FACTORY,
+            service_env,
+            ARTIFACTS,
+            "/healthz",
+            b'"subscribed":true',
+        )
     )
     try:
         load = Load(watchers=20, tasks=3, writes_per_task=3, rate=50, connect_window=20)

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.clients import read_events
 from live_progress.plugins.audio.worker.model import load_model
 from live_progress.plugins.audio.worker.options import TranscribeOptions
 from live_progress.plugins.audio.worker.transcription import whisper_segments
+from tests.integration.clients import read_events
 
 pytestmark = pytest.mark.integration
 

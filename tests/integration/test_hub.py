@@ -15,12 +15,12 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
+from live_progress.contract import PROGRESS_STATE, celery_config, progress_meta
+from live_progress.launch.redis_server import RedisServer
 from live_progress.web.engine.cache import StateCache
 from live_progress.web.engine.hub import StateHub, Wake
 from live_progress.web.engine.store import TaskStore
 from live_progress.web.engine.streaming import Cursor, task_frames
-from live_progress.contract import PROGRESS_STATE, celery_config, progress_meta
-from live_progress.launch.redis_server import RedisServer
 from live_progress.worker.heartbeat import Heartbeats
 
 pytestmark = pytest.mark.integration

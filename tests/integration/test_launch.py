@@ -19,10 +19,9 @@ import pytest
 from redis import Redis
 
 from live_progress.launch.processes import STARTED, start_web, wait_for
-from tests.integration.conftest import ROOT
 from live_progress.launch.redis_server import RedisServer, RedisServerError, answers, free_port, shipped_redis_server
 from live_progress.launch.settings import LaunchSettings
-from tests.integration.conftest import ARTIFACTS, DATA
+from tests.integration.conftest import ARTIFACTS, DATA, ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -14,13 +14,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from live_progress.contract import PROGRESS_STATE, celery_config, heartbeat_key
+from live_progress.launch.redis_server import RedisServer
 from live_progress.web.engine.broker import TaskBroker
 from live_progress.web.engine.events import WORKER_LOST_EVENT
 from live_progress.web.engine.hub import StateHub
 from live_progress.web.engine.liveness import Liveness
 from live_progress.web.engine.store import TaskStore
-from live_progress.contract import PROGRESS_STATE, celery_config, heartbeat_key
-from live_progress.launch.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

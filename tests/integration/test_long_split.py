@@ -9,24 +9,26 @@ import os
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from celery import Celery, Task
 from redis import Redis
 
 from bench.long_recording import build
+from live_progress import Job
 from live_progress.contract import heartbeat_key, segments_key
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
-from tests.integration.clients import Event, percents, read_events
-from tests.integration.conftest import ARTIFACTS
 from live_progress.plugins.audio.worker.checkpoint import Partial, Transcript
 from live_progress.plugins.audio.worker.pieces import LONG_FILE_SECONDS, Unit
 from live_progress.plugins.audio.worker.segments import SegmentLog
 from live_progress.plugins.audio.worker.shared_batch import SharedBatch
+from tests.integration.clients import Event, percents, read_events
+from tests.integration.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +54,21 @@ def redis(long_env: dict[str, str]) -> Iterator[Redis]:
     client.close()
 
 
+@pytest.fixture
+def job_of(long_env: dict[str, str]) -> Iterator[Callable[[str], Job]]:
+    """A Job for a batch id, on a Celery app whose result backend is the test's Redis."""
+    celery = Celery("long-split-test", backend=long_env["REDIS_URL"], broker=long_env["REDIS_URL"])
+    celery.conf.result_expires = 60
+
+    def leader(self: Task) -> None:
+        """Stands in for the task that leads the batch: the Job needs a task of an app."""
+
+    task = celery.task(name="long-split-test", bind=True, shared=False)(leader)
+    yield lambda batch_id: Job(task, batch_id)
+    celery.backend.client.close()
+    celery.close()
+
+
 def _segment(start: float, end: float, text: str) -> SimpleNamespace:
     return SimpleNamespace(start=start, end=end, text=text)
 
@@ -60,9 +77,11 @@ def _published(redis: Redis, task_id: str) -> list[str]:
     return [json.loads(fields[b"root"])["text"] for _, fields in redis.xrange(segments_key(task_id))]
 
 
-def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_first(redis: Redis) -> None:
+def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_first(
+    redis: Redis, job_of: Callable[[str], Job]
+) -> None:
     batch_id = "in-order-test"
-    log = SegmentLog(redis, batch_id, ttl=60)
+    log = SegmentLog(job_of(batch_id))
     batch = SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, log)
     path = Path("/audio/long.wav")
     # File 0 is short and whole; file 1 is three pieces (units 1, 2, 3).
@@ -93,11 +112,11 @@ def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_f
     assert not redis.keys(f"live-progress:batch:{batch_id}:*")
 
 
-def test_a_batch_left_behind_leaves_nothing_without_an_expiry(redis: Redis) -> None:
+def test_a_batch_left_behind_leaves_nothing_without_an_expiry(redis: Redis, job_of: Callable[[str], Job]) -> None:
     # A leader killed, or a batch cancelled, never cleans up: every key its participants wrote
     # must expire with the result.
     batch_id = "abandoned-test"
-    log = SegmentLog(redis, batch_id, ttl=60)
+    log = SegmentLog(job_of(batch_id))
     batch = SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, log)
     path = Path("/audio/long.wav")
     units = [Unit(0, Path("/audio/a.wav"), 5.0)] + [
@@ -142,7 +161,7 @@ async def client(web: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def pieces_done(worker: Process, batch_id: str) -> list[str]:
-    """The worker's log lines for each piece of the batch it transcribed (live_progress/plugins/audio/worker/split.py logs them)."""
+    """The worker's log lines for each piece of the batch it transcribed (the audio worker's split.py logs them)."""
     return [
         line
         for line in worker.log().splitlines()

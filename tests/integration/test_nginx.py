@@ -18,9 +18,8 @@ from httpx_sse import connect_sse
 from playwright.sync_api import Browser
 
 from live_progress.launch.processes import Process, start_web, start_worker, wait_for
-from tests.integration.conftest import ROOT
 from live_progress.launch.redis_server import RedisServer, free_port
-from tests.integration.conftest import ARTIFACTS
+from tests.integration.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ from redis import Redis
 
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
+from live_progress.plugins.audio.worker.transcription import find_audio_files
 from tests.eventually import eventually
 from tests.integration.clients import Event, percents, read_events, submit
 from tests.integration.conftest import ARTIFACTS, DATA
-from live_progress.plugins.audio.worker.transcription import find_audio_files
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +102,7 @@ def both_running(root: dict[str, Any]) -> bool:
 
 
 def transcribed_lines(worker: Process, batch_id: str) -> list[str]:
-    """The worker's log lines for each file of the batch it transcribed (live_progress/plugins/audio/worker/split.py logs them)."""
+    """The worker's log lines for each file of the batch it transcribed (the audio worker's split.py logs them)."""
     return [line for line in worker.log().splitlines() if "] Transcribed " in line and f"of batch {batch_id}" in line]
 
 

@@ -16,10 +16,10 @@ from celery import Celery
 from live_progress.contract import PROGRESS_STATE, celery_config, progress_meta
 from live_progress.launch.processes import Process, start_web
 from live_progress.launch.redis_server import RedisServer
+from live_progress.worker.heartbeat import Heartbeats
 from tests.eventually import eventually
 from tests.integration.clients import read_events
 from tests.integration.conftest import ARTIFACTS
-from live_progress.worker.heartbeat import Heartbeats
 
 pytestmark = pytest.mark.integration
 

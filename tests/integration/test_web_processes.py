@@ -20,12 +20,12 @@ import pytest
 from httpx_sse import aconnect_sse
 from redis import Redis
 
-from live_progress.web.security.access import COOKIE
 from bench.measure import connections_by_process, process_tree
 from bench.writer import celery_app, issue_tasks, store_progress
 from live_progress.contract import WORKER_LOST, heartbeat_key
 from live_progress.launch.processes import STARTED, Process, start_web
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.security.access import COOKIE
 from tests.eventually import eventually
 from tests.integration.clients import Event
 from tests.integration.conftest import ARTIFACTS

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from live_progress.contract import is_audio_file, progress_meta, view_task, wire_percent
+from live_progress.contract import progress_meta, view_task, wire_percent
+from live_progress.plugins.audio.shared import is_audio_file
 
 TASK_ID = "0b5c5d3e-7a52-4a43-9d0e-3f5e4c1b2a10"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from live_progress.web.engine.events import PENDING_EVENT, TaskEvent, event_for_meta, stream_lost_event
 from live_progress.contract import TaskView, view_task
+from live_progress.web.engine.events import PENDING_EVENT, TaskEvent, event_for_meta, stream_lost_event
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from live_progress.web.errors import InputError
+from live_progress.plugins.audio.shared import is_audio_file
 from live_progress.web.api.folders import count_files, suggest_folders
-from live_progress.contract import is_audio_file
+from live_progress.web.errors import InputError
 
 
 @pytest.fixture

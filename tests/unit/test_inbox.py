@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from live_progress.contract import view_task
 from live_progress.web.engine.events import TaskEvent, stream_lost_event
 from live_progress.web.engine.hub import Inbox
-from live_progress.contract import view_task
 
 
 def _progress(percent: int) -> TaskEvent:

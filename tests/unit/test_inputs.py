@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from live_progress.plugin import resolve_folder
+from live_progress.plugins.audio.endpoints import require_audio
 from live_progress.web.errors import InputError
-from live_progress.web.api.inputs import require_audio, resolve_folder
 
 FIELD = "inputs.input_dir.path"
 

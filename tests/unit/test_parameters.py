@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from live_progress.web.errors import InputError
 from live_progress.plugins.audio.parameters import check_language, default_model_path, model_languages
+from live_progress.web.errors import InputError
 
 
 def _model(folder: Path, vocabulary: int, languages: list[str]) -> str:

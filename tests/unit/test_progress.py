@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from live_progress.worker.progress import BatchProgress, Meta, SplitProgress, ThrottledReporter
+from live_progress.plugins.audio.worker.progress import BatchProgress, Meta, SplitProgress, ThrottledReporter
 
 NAMES = ["a.mp3", "b.mp3", "c.mp3"]
 

@@ -6,10 +6,10 @@ import pytest
 from celery import Celery
 from celery.backends.redis import SentinelBackend
 
-from live_progress.web.settings import Settings
 from live_progress.contract import celery_config
 from live_progress.redis_url import SentinelURL, is_sentinel
 from live_progress.settings import SettingsError
+from live_progress.web.settings import Settings
 from live_progress.worker.settings import WorkerSettings
 
 

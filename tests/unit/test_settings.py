@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from live_progress.web.settings import LOCAL_HOSTS, Settings
 from live_progress.launch.settings import LaunchSettings
+from live_progress.plugins.audio.settings import DEFAULT_TRANSCRIPTS_DIR, AudioSettings
 from live_progress.settings import SettingsError, SharedSettings
-from live_progress.worker.settings import DEFAULT_TRANSCRIPTS_DIR, WorkerSettings
+from live_progress.web.settings import LOCAL_HOSTS, Settings
+from live_progress.worker.settings import WorkerSettings
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 BOTH = [pytest.param(Settings, id="web"), pytest.param(WorkerSettings, id="worker")]
@@ -87,14 +88,27 @@ def test_an_allowed_host_that_is_no_host_name_is_rejected(raw: str) -> None:
 def test_worker_defaults() -> None:
     fields = WorkerSettings.model_fields
 
-    assert fields["whisper_model"].default is None  # shared: the web reads which languages it knows
+    assert fields["plugins"].default is None  # every installed plugin
     assert {name: fields[name].default for name in fields if name not in SharedSettings.model_fields} == {
+        "metrics_port": 9808,
+    }
+
+
+def test_audio_defaults() -> None:
+    fields = AudioSettings.model_fields
+
+    assert {name: field.default for name, field in fields.items()} == {
+        "whisper_model": None,  # the web reads which languages it knows, the worker loads it
         "progress_interval": 0.25,
         "transcripts_dir": DEFAULT_TRANSCRIPTS_DIR,
         "split_batches": 1,
         "whisper_cpu_threads": 0,
-        "metrics_port": 9808,
     }
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_plugins_narrow_to_a_comma_separated_list(cls: type[SharedSettings]) -> None:
+    assert cls(plugins="audio, tabular").plugins == ("audio", "tabular")
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -236,29 +250,27 @@ def test_every_bad_setting_is_named_at_once() -> None:
 
 
 def test_worker_settings_are_read_from_strings(tmp_path: Path) -> None:
-    settings = WorkerSettings(
-        result_expires="600",
+    settings = WorkerSettings(result_expires="600", WORKER_METRICS_PORT="0")
+    audio = AudioSettings(
         whisper_model="/models/tiny.en",
         progress_interval="0.5",
         transcripts_dir=str(tmp_path),
         split_batches="8",
         whisper_cpu_threads="1",
-        WORKER_METRICS_PORT="0",
     )
 
+    assert (settings.result_expires, settings.metrics_port) == (600, 0)
     assert (
-        settings.result_expires,
-        settings.whisper_model,
-        settings.progress_interval,
-        settings.transcripts_dir,
-        settings.split_batches,
-        settings.whisper_cpu_threads,
-        settings.metrics_port,
-    ) == (600, "/models/tiny.en", 0.5, tmp_path, 8, 1, 0)
+        audio.whisper_model,
+        audio.progress_interval,
+        audio.transcripts_dir,
+        audio.split_batches,
+        audio.whisper_cpu_threads,
+    ) == ("/models/tiny.en", 0.5, tmp_path, 8, 1)
 
 
 def test_worker_progress_interval_may_be_zero() -> None:
-    assert WorkerSettings(progress_interval="0").progress_interval == 0
+    assert AudioSettings(progress_interval="0").progress_interval == 0
 
 
 @pytest.mark.parametrize(
@@ -280,5 +292,6 @@ def test_worker_progress_interval_may_be_zero() -> None:
     ],
 )
 def test_a_bad_worker_setting_names_the_variable_and_value(name: str, raw: str) -> None:
+    cls = WorkerSettings if name in WorkerSettings.variables() else AudioSettings
     with pytest.raises(SettingsError, match=f"^Setting {name!r} has value {raw!r}. "):
-        WorkerSettings.load(**{name: raw})
+        cls.load(**{name: raw})

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from live_progress.web.settings import Settings
 from live_progress.launch.settings import LaunchSettings
-from live_progress.settings import SharedSettings, variable_name
+from live_progress.plugins.audio.settings import AudioSettings
+from live_progress.settings import EnvSettings, variable_name
+from live_progress.web.settings import Settings
 from live_progress.worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS: list[type[SharedSettings]] = [Settings, WorkerSettings, LaunchSettings]
+MODELS: list[type[EnvSettings]] = [Settings, WorkerSettings, LaunchSettings, AudioSettings]
 # Read by no model: the table explains them in words (XDG_DATA_HOME is the XDG spec's own).
 NOT_TABLED = {"XDG_DATA_HOME"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import wave
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, Partial, TimedSegment, Transcript, Word
-from live_progress.worker.progress import Meta
+from live_progress.plugins.audio.worker.progress import Meta
 from live_progress.plugins.audio.worker.transcription import (
     TRANSCRIPTS_FOLDER,
     find_audio_files,
@@ -320,7 +321,7 @@ def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_fr
             paths, _ResumableSource(script), first.append, stopping=lambda: bool(first) and first[-1]["current"] == 2
         )
 
-    checkpoint = Checkpoint.from_json(stopped.value.checkpoint.to_json())
+    checkpoint = Checkpoint.from_dict(json.loads(json.dumps(stopped.value.checkpoint.to_dict())))
     assert checkpoint.done == {0: whole[0]}
     assert checkpoint.partial == Partial(1, 1.5, (TimedSegment(0.0, 1.5, "Second"),))
     assert checkpoint.percent == first[-1]["percent"] == 62
@@ -355,7 +356,7 @@ def test_a_checkpoint_keeps_segments_and_words_through_json() -> None:
         40,
     )
 
-    assert Checkpoint.from_json(checkpoint.to_json()) == checkpoint
+    assert Checkpoint.from_dict(json.loads(json.dumps(checkpoint.to_dict()))) == checkpoint
 
 
 def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> None:
@@ -364,7 +365,7 @@ def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> Non
         ' "partial": {"index": 1, "seconds": 2.0, "texts": ["Two"]}, "percent": 40}'
     )
 
-    checkpoint = Checkpoint.from_json(old)
+    checkpoint = Checkpoint.from_dict(json.loads(old))
 
     assert checkpoint.done == {0: Transcript(Path("/a.wav"), text="One")}
     assert checkpoint.partial is None

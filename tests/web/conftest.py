@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from live_progress.web.settings import Settings
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.settings import Settings
 
 # The same redis-server and ALLOWED_ROOTS (copies of the committed clips) as the integration tests.
 from tests.integration.conftest import audio_root, redis_server

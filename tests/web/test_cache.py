@@ -11,11 +11,11 @@ import pytest
 from celery import Celery
 from redis.asyncio import Redis
 
+from live_progress.contract import PROGRESS_STATE, progress_meta, segments_key
+from live_progress.launch.redis_server import RedisServer
 from live_progress.web.engine.cache import StateCache
 from live_progress.web.engine.hub import StateHub
 from live_progress.web.engine.store import TaskStore
-from live_progress.contract import PROGRESS_STATE, progress_meta, segments_key
-from live_progress.launch.redis_server import RedisServer
 from tests.eventually import eventually
 from tests.integration.test_hub import celery_for, running_hub
 from tests.integration.test_liveness import ManualClock as Clock
@@ -106,7 +106,7 @@ async def test_an_id_never_issued_is_not_kept(cache: StateCache) -> None:
 
 
 async def publish_segment(redis_url: str, task_id: str) -> None:
-    """As a worker does (live_progress/plugins/audio/worker/segments.py): append to the task's log, publish the entry."""
+    """As a worker does (live_progress.Job.publish): append to the task's log, publish the entry."""
     redis = Redis.from_url(redis_url)
     entry = (await redis.xadd(segments_key(task_id), {"root": b'{"text":"hi"}'})).decode()
     await redis.publish(segments_key(task_id), f'{entry} {{"text":"hi"}}')
@@ -161,4 +161,8 @@ async def test_entries_that_expire_are_freed_without_the_cyclic_gc(
 
 def _entries_in_memory() -> int:
     """Cache entries the cyclic GC tracks, garbage it has not yet collected included."""
-    return sum(1 for o in gc.get_objects() if type(o).__name__ == "_Entry" and type(o).__module__ == "live_progress.web.engine.cache")
+    return sum(
+        1
+        for o in gc.get_objects()
+        if type(o).__name__ == "_Entry" and type(o).__module__ == "live_progress.web.engine.cache"
+    )

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from redis import Redis
 
-from live_progress.web.settings import Settings
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.settings import Settings
 from tests.web.inprocess import BASE, serve, web_settings
 
 TOKEN = "guard-token"

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from live_progress.launch.redis_server import free_port
 from live_progress.web.engine.hub import Wake
 from live_progress.web.engine.sse import Streams, ping_frame, sse_headers
-from live_progress.launch.redis_server import free_port
 from tests.eventually import eventually
 
 PING = re.compile(rb": ping - \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00\r\n\r\n")

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from live_progress.web.errors import ServiceUnavailable
-from live_progress.web.engine.store import TaskStore
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.engine.store import TaskStore
+from live_progress.web.errors import ServiceUnavailable
 
 PREFIX = b"celery-task-meta-"
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from live_progress.web.errors import ServiceUnavailable
-from live_progress.web.engine.store import TaskStore
 from live_progress.contract import segments_key
 from live_progress.launch.redis_server import RedisServer
+from live_progress.web.engine.store import TaskStore
+from live_progress.web.errors import ServiceUnavailable
 
 
 @pytest.fixture

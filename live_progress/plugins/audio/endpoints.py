@@ -1,17 +1,17 @@
-"""The audio plugin: its endpoints, what their requests look like and how they are checked."""
+"""The audio plugin's web half: its endpoints, what their requests look like and how they are checked."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from live_progress.web.api.discovery import Plugin
-from live_progress.web.api.endpoints import AsyncEndpoint, InputSpec
-from live_progress.web.api.inputs import require_audio, resolve_folder
+from live_progress import Endpoint, Input, InputError, Plugin, resolve_folder
 from live_progress.plugins.audio.parameters import TASK_SCHEMA_PARAMETERS, TranscribeParameters, check_language
-from live_progress.web.settings import Settings
-from live_progress.contract import INSPECT_TASK, TRANSCRIBE_TASK, is_audio_file
+from live_progress.plugins.audio.settings import AudioSettings
+from live_progress.plugins.audio.shared import AUDIO_EXTENSIONS, INSPECT_TASK, TRANSCRIBE_TASK, is_audio_file
 
 
 class _Strict(BaseModel):
@@ -33,7 +33,15 @@ class FolderRequest(_Strict):
     parameters: dict[str, Any] = {}
 
 
-def prepare_folder(request: FolderRequest, settings: Settings) -> dict[str, Any]:
+def require_audio(folder: Path, field: str) -> None:
+    for _root, _dirs, files in os.walk(folder):
+        if any(is_audio_file(name) for name in files):
+            return
+    kinds = " ".join(sorted(AUDIO_EXTENSIONS))
+    raise InputError(f"{field} {str(folder)!r} has no audio file in it (looked for {kinds})")
+
+
+def prepare_folder(request: FolderRequest, settings: Any) -> dict[str, Any]:
     field = "inputs.input_dir.path"
     folder = resolve_folder(request.inputs.input_dir.path, settings.allowed_roots, field)
     require_audio(folder, field)
@@ -44,19 +52,29 @@ class TranscribeRequest(FolderRequest):
     parameters: TranscribeParameters = TranscribeParameters()  # type: ignore[assignment]
 
 
-def prepare_transcription(request: TranscribeRequest, settings: Settings) -> dict[str, Any]:
-    check_language(request.parameters.language, settings.whisper_model)
+def prepare_transcription(request: TranscribeRequest, settings: Any) -> dict[str, Any]:
+    check_language(request.parameters.language, _settings().whisper_model)
     return {**prepare_folder(request, settings), **request.parameters.task_kwargs()}
 
 
-_FOLDER = InputSpec("input_dir", "Folder of audio files", "directory")
+_loaded: list[AudioSettings] = []
 
-transcribe = AsyncEndpoint(
-    path="/audio/transcribe",
+
+def _settings() -> AudioSettings:
+    """Read from the environment on first use, once per process."""
+    if not _loaded:
+        _loaded.append(AudioSettings.load())
+    return _loaded[0]
+
+
+_FOLDER = Input("input_dir", "Folder of audio files", "directory")
+
+transcribe = Endpoint(
+    name="transcribe",
     task=TRANSCRIBE_TASK,
     request_model=TranscribeRequest,
     prepare=prepare_transcription,
-    short_title="Transcribe audio",
+    title="Transcribe audio",
     order=0,
     inputs=(_FOLDER,),
     parameters=TASK_SCHEMA_PARAMETERS,
@@ -65,14 +83,15 @@ transcribe = AsyncEndpoint(
     live_results=True,
 )
 
-inspect = AsyncEndpoint(
-    path="/audio/inspect",
+inspect = Endpoint(
+    name="inspect",
     task=INSPECT_TASK,
     request_model=FolderRequest,
     prepare=prepare_folder,
-    short_title="Inspect audio files",
+    title="Inspect audio files",
     order=1,
     inputs=(_FOLDER,),
+    parameters=(),
     folder_files=is_audio_file,
 )
 
@@ -85,4 +104,6 @@ plugin = Plugin(
         "see each file's duration, sample rate, channels and codec."
     ),
     endpoints=(transcribe, inspect),
+    worker="live_progress.plugins.audio.worker.tasks:register",
+    author="live-progress",
 )

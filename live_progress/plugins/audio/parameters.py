@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from live_progress.web.errors import InputError
+from live_progress import InputError
 
 Format = Literal["txt", "srt", "vtt", "tsv", "json"]
 FORMATS: tuple[str, ...] = ("txt", "srt", "vtt", "tsv", "json")

@@ -8,8 +8,14 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from live_progress.plugin import Plugin
 from live_progress.web.api.endpoints import AsyncEndpoint
 from live_progress.web.errors import constant_json
+
+
+def plugins_route(plugins: list[PluginRoutes]) -> Route:
+    """``GET /api/plugins``: every plugin this process serves, with its endpoints' schemas."""
+    return Route("/api/plugins", constant_json([plugin.describe() for plugin in plugins]), methods=["GET"])
 
 
 def package_version() -> str:
@@ -20,15 +26,19 @@ def package_version() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Plugin:
-    """A group of async endpoints under ``/<name>``, described the way RescueBox expects."""
+class PluginRoutes:
+    """A plugin's endpoints under ``/<name>``, and how RescueBox discovers them."""
 
-    name: str
-    title: str
-    info: str
+    plugin: Plugin
     endpoints: tuple[AsyncEndpoint, ...]
-    author: str = "live-progress"
-    gpu: bool = False
+
+    @classmethod
+    def of(cls, plugin: Plugin) -> PluginRoutes:
+        return cls(plugin, tuple(AsyncEndpoint.of(plugin.name, endpoint) for endpoint in plugin.endpoints))
+
+    @property
+    def name(self) -> str:
+        return self.plugin.name
 
     def api_routes(self) -> list[dict[str, Any]]:
         """``GET /<name>/api/routes``: where each task's schema and endpoint are."""
@@ -36,21 +46,41 @@ class Plugin:
             {
                 "task_schema": endpoint.task_schema_path,
                 "run_task": endpoint.path,
-                "short_title": endpoint.short_title,
-                "order": endpoint.order,
+                "short_title": endpoint.declared.title,
+                "order": endpoint.declared.order,
             }
             for endpoint in self.endpoints
         ]
 
     def app_metadata(self) -> dict[str, Any]:
         """``GET /<name>/api/app_metadata``."""
+        plugin = self.plugin
         return {
-            "info": self.info,
-            "author": self.author,
-            "version": package_version(),
-            "name": self.title,
-            "plugin_name": self.name,
-            "gpu": self.gpu,
+            "info": plugin.info,
+            "author": plugin.author,
+            "version": plugin.version or package_version(),
+            "name": plugin.title,
+            "plugin_name": plugin.name,
+            "gpu": plugin.gpu,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """This plugin in ``GET /api/plugins``: what a generic client (the page, the terminal
+        client) needs to offer its endpoints and follow their jobs."""
+        return {
+            **self.app_metadata(),
+            "endpoints": [
+                {
+                    "path": endpoint.path.lstrip("/"),
+                    "title": endpoint.declared.title,
+                    "order": endpoint.declared.order,
+                    "task_schema": endpoint.task_schema(),
+                    "live_results": endpoint.live_results,
+                    "downloads": endpoint.downloads,
+                    "folder_suggestions": endpoint.folder_files is not None,
+                }
+                for endpoint in sorted(self.endpoints, key=lambda e: e.declared.order)
+            ],
         }
 
     def routes(self) -> list[BaseRoute]:

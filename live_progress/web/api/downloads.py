@@ -1,9 +1,10 @@
 """Downloading a file that a finished task wrote: only one its result lists, only from its folder.
 
-A task's result (a RescueBox batch) names the folder it wrote into (``transcripts_dir``) and,
-per input, the files it wrote there (``files``: ``[{"format": "srt", "name": "sub/a.srt"}]``,
-names relative to that folder). A download names one of those; anything else is 404, and so
-is a listed file that now resolves (through a symlink, say) outside the folder.
+A task's result names the folder it wrote into and the files it wrote there, names relative
+to that folder: ``files_dir`` and ``files`` (``[{"name": "model.joblib"}]``), or, as a
+RescueBox batch of texts does, ``transcripts_dir`` and each text's ``files``
+(``[{"format": "srt", "name": "sub/a.srt"}]``). A download names one of those; anything else
+is 404, and so is a listed file that now resolves (through a symlink, say) outside the folder.
 """
 
 from __future__ import annotations
@@ -29,14 +30,23 @@ _TYPES = {
 }
 
 
-def listed_files(result: dict[str, Any]) -> set[str]:
-    """The names of the files a batch result lists, relative to its ``transcripts_dir``."""
+def listed_files(result: dict[str, Any]) -> tuple[str | None, set[str]]:
+    """The folder a result wrote into, and the names of the files it lists there."""
+    if "files_dir" in result:
+        return _folder(result.get("files_dir")), _names(result.get("files"))
     names: set[str] = set()
     for text in result.get("texts") or []:
-        for written in (text.get("files") if isinstance(text, dict) else None) or []:
-            if isinstance(written, dict) and isinstance(written.get("name"), str):
-                names.add(written["name"])
-    return names
+        names |= _names(text.get("files") if isinstance(text, dict) else None)
+    return _folder(result.get("transcripts_dir")), names
+
+
+def _folder(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _names(files: Any) -> set[str]:
+    listed = files if isinstance(files, list) else []
+    return {f["name"] for f in listed if isinstance(f, dict) and isinstance(f.get("name"), str)}
 
 
 def written_file(task_id: str, event: TaskEvent, name: str) -> Response:
@@ -44,8 +54,8 @@ def written_file(task_id: str, event: TaskEvent, name: str) -> Response:
     if event.kind != "result":
         raise HTTPException(409 if not event.final else 404, f"Task {task_id} has no files (it is {event.kind})")
     result = orjson.loads(event.data)["root"]
-    folder = result.get("transcripts_dir") if isinstance(result, dict) else None
-    if not isinstance(folder, str) or name not in listed_files(result):
+    folder, names = listed_files(result) if isinstance(result, dict) else (None, set())
+    if folder is None or name not in names:
         raise HTTPException(404, f"Task {task_id} wrote no file {name!r}")
     root = Path(folder).resolve()
     path = (root / name).resolve()

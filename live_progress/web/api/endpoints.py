@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -21,53 +21,57 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from live_progress.plugin import Endpoint
 from live_progress.web.api.bodies import parse_json, read_body
 from live_progress.web.api.downloads import written_file
-from live_progress.web.errors import InputError, constant_json, error_response, json_response
-from live_progress.web.engine.events import TaskEvent
 from live_progress.web.api.folders import suggest_folders
+from live_progress.web.engine.events import TaskEvent
 from live_progress.web.engine.hub import Inbox, Wake
-from live_progress.web.services import Services, services_of
-from live_progress.web.settings import Settings
 from live_progress.web.engine.sse import Frames
 from live_progress.web.engine.streaming import Cursor, split_position, task_frames
 from live_progress.web.engine.task_set import Position, decode_positions, task_set_frames
+from live_progress.web.errors import InputError, constant_json, error_response, json_response
+from live_progress.web.services import Services, services_of
+from live_progress.web.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class InputSpec:
-    """One input of a RescueBox task schema."""
-
-    key: str
-    label: str
-    input_type: str  # RescueBox's InputType: "directory", "file", "text", ...
-    subtitle: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class AsyncEndpoint:
+    """A plugin's declared endpoint (live_progress.Endpoint) at its path, as routes."""
+
     path: str
-    task: str
-    request_model: type[BaseModel]
-    # Checks what the model cannot (files, folders) and returns the task's kwargs.
-    # It may block: it runs in a thread. It raises InputError for bad input.
-    prepare: Callable[[Any, Settings], dict[str, Any]]
-    # How RescueBox clients find and present it (GET <path>/task_schema).
-    short_title: str = ""
-    order: int = 0
-    inputs: tuple[InputSpec, ...] = ()
-    parameters: tuple[dict[str, Any], ...] = ()
-    # When set, GET <path>/folders?prefix= suggests folders under ALLOWED_ROOTS for a folder
-    # input, each with a count of the files (by name) this accepts; see live_progress/web/api/folders.py.
-    folder_files: Callable[[str], bool] | None = None
-    # The task publishes live results (``segment`` events, contract.segments_key): streams
-    # send a late or reconnecting client the ones it lacks first.
-    live_results: bool = False
-    # When set, GET <path>/files/<id>?name=<name> downloads a file the finished task's result
-    # lists (see live_progress/web/api/downloads.py).
-    downloads: bool = False
+    declared: Endpoint
+
+    @classmethod
+    def of(cls, plugin: str, endpoint: Endpoint) -> AsyncEndpoint:
+        return cls(f"/{plugin}/{endpoint.name}", endpoint)
+
+    @property
+    def task(self) -> str:
+        return self.declared.task
+
+    @property
+    def request_model(self) -> type[BaseModel]:
+        return self.declared.request_model
+
+    @property
+    def folder_files(self) -> Callable[[str], bool] | None:
+        return self.declared.folder_files
+
+    @property
+    def live_results(self) -> bool:
+        return self.declared.live_results
+
+    @property
+    def downloads(self) -> bool:
+        return self.declared.downloads
+
+    def prepare(self, body: BaseModel, settings: Settings) -> dict[str, Any]:
+        if self.declared.prepare is not None:
+            return self.declared.prepare(body, settings)
+        return body.model_dump(mode="json", include={"inputs", "parameters"})
 
     @property
     def task_schema_path(self) -> str:
@@ -75,7 +79,7 @@ class AsyncEndpoint:
 
     def task_schema(self) -> dict[str, Any]:
         """RescueBox's TaskSchema: the inputs and parameters a client should ask for."""
-        return {"inputs": [asdict(spec) for spec in self.inputs], "parameters": list(self.parameters)}
+        return self.declared.task_schema()
 
     def routes(self) -> list[BaseRoute]:
         folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []

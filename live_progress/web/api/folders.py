@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from live_progress.plugin import resolve_folder
 from live_progress.web.errors import InputError
-from live_progress.web.api.inputs import resolve_folder
 
 MAX_FOLDERS = 50
 MAX_ENTRIES = 5_000  # entries of the folder listed that are looked at

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from live_progress.web.api.discovery import Plugin, package_version
+from live_progress.web.api.discovery import PluginRoutes, package_version
 from live_progress.web.api.endpoints import AsyncEndpoint
 from live_progress.web.api.schemas import MODELS
 
@@ -81,12 +81,12 @@ def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "The body is not JSON, or the Host is not in ALLOWED_HOSTS",
         401: "The API token is missing or wrong",
-        403: "The folder lies outside ALLOWED_ROOTS, or a page of another origin sent the request",
+        403: "An input path lies outside ALLOWED_ROOTS, or a page of another origin sent the request",
         404: "No such task (never issued here, expired, or not a task id)",
         409: "The task has already finished",
         413: "The body is larger than the limit",
         415: "The body is not sent as Content-Type: application/json",
-        422: "The body has the wrong shape, or the folder is unusable",
+        422: "The body has the wrong shape, or an input is unusable (the message names it and the value)",
         503: "Redis or the broker is unreachable, or too many streams; see Retry-After",
     }
     return {str(status): _json("Error", meaning[status]) for status in statuses}
@@ -98,7 +98,7 @@ def _add(components: dict[str, Any], model: type[BaseModel], mode: str = "serial
     components[model.__name__] = schema
 
 
-def _plugin_paths(plugin: Plugin) -> dict[str, Any]:
+def _plugin_paths(plugin: PluginRoutes) -> dict[str, Any]:
     return {
         f"/{plugin.name}/api/routes": {
             "get": {
@@ -142,7 +142,8 @@ def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
         return {}
     name = _query(
         "name",
-        "A file's name as the result lists it (texts[].files[].name, relative to transcripts_dir)",
+        "A file's name as the result lists it: files[].name (relative to files_dir), or "
+        "texts[].files[].name (relative to transcripts_dir)",
         required=True,
     )
     return {
@@ -239,7 +240,7 @@ def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
     }
 
 
-def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, Any]:
+def openapi_document(plugins: list[PluginRoutes], token_required: bool) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for model in MODELS:
         _add(components, model)
@@ -264,6 +265,13 @@ def openapi_document(plugins: list[Plugin], token_required: bool) -> dict[str, A
                 "summary": "Prometheus metrics of this web process",
                 "operationId": "metrics",
                 "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+            }
+        },
+        "/api/plugins": {
+            "get": {
+                "summary": "The plugins this service serves, each endpoint with its path and task schema",
+                "operationId": "plugins",
+                "responses": {"200": _json({"type": "array", "items": {"type": "object"}}, "The plugins")},
             }
         },
         "/openapi.json": {

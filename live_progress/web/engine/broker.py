@@ -12,9 +12,9 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from live_progress.contract import WORKER_LOST, celery_config, children_key
 from live_progress.web.errors import ServiceUnavailable
 from live_progress.web.settings import Settings
-from live_progress.contract import WORKER_LOST, celery_config, children_key
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from live_progress.web.settings import Settings
 from live_progress.redis_url import SentinelURL, is_sentinel
+from live_progress.web.settings import Settings
 
 
 class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):

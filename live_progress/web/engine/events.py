@@ -73,8 +73,8 @@ WORKER_LOST_EVENT = TaskEvent.from_view(failed_view(WORKER_LOST))
 
 def segment_event(message: bytes) -> TaskEvent:
     """A live result from the message a worker published with it (``b"<entry id> <json root>"``,
-    live_progress/plugins/audio/worker/segments.py). Its id is the entry's id in the task's stream; frames that carry it
-    are made per stream, whose ids also hold the state position (live_progress/web/engine/streaming.py)."""
+    live_progress/job.py). Its id is the entry's id in the task's stream; frames that carry it
+    are made per stream, whose ids also hold the state position (engine/streaming.py)."""
     entry_id, _, root = message.partition(b" ")
     return TaskEvent("segment", False, b'{"root":%s}' % root, entry_id.decode(), b"")
 

@@ -14,9 +14,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from live_progress.web.errors import ServiceUnavailable
-from live_progress.web.engine.events import TaskEvent, after_last, event_for_meta, segment_event, stream_lost_event
 from live_progress.contract import SEGMENTS_PREFIX
+from live_progress.web.engine.events import TaskEvent, after_last, event_for_meta, segment_event, stream_lost_event
+from live_progress.web.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from live_progress.web.errors import ServiceUnavailable
 from live_progress.web.engine.hub import StateHub
 from live_progress.web.engine.store import TaskStore
+from live_progress.web.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

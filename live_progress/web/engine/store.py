@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from live_progress.web.errors import ServiceUnavailable
-from live_progress.web.engine.events import TaskEvent, event_for_meta, segment_event
 from live_progress.contract import heartbeat_key, segments_key
+from live_progress.web.engine.events import TaskEvent, event_for_meta, segment_event
+from live_progress.web.errors import ServiceUnavailable
 
 _ISSUED_PREFIX = "live-progress:issued:"
 

@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from live_progress.web.api.bodies import read_body
 from live_progress.web.errors import ServiceUnavailable, error_response
-from live_progress.web.services import services_of
 from live_progress.web.security.sessions import Sessions
+from live_progress.web.services import services_of
 
 COOKIE = "live_progress_session"
 OPEN_PATHS = frozenset({"/healthz", "/login", "/logout"})

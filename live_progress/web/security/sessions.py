@@ -13,8 +13,8 @@ import secrets
 from itsdangerous import BadSignature, TimestampSigner
 from redis.asyncio import Redis
 
-from live_progress.web.settings import Settings
 from live_progress.web.engine.store import redis_errors
+from live_progress.web.settings import Settings
 
 _SESSION_PREFIX = "live-progress:session:"
 _ATTEMPTS_PREFIX = "live-progress:login-attempts:"

@@ -1,19 +1,14 @@
 """A batch's outcome so far: each file's transcript, and where the batch stands when its worker stops
-(saved in Redis, read by the worker that resumes it)."""
+(saved as the job's checkpoint, ``live_progress.Job.hand_over``, read by the worker that resumes it)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis import Redis
-
-from live_progress.contract import progress_meta
-from live_progress.worker.progress import Meta
-
-_PREFIX = "live-progress:resume:"
+from live_progress import progress_meta
+from live_progress.plugins.audio.worker.progress import Meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,19 +122,16 @@ class Checkpoint:
             total=total,
         )
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "paths": [str(path) for path in self.paths],
-                "done": {str(i): t.to_dict() for i, t in self.done.items()},
-                "partial": None if self.partial is None else self.partial.to_dict(),
-                "percent": self.percent,
-            }
-        )
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "paths": [str(path) for path in self.paths],
+            "done": {str(i): t.to_dict() for i, t in self.done.items()},
+            "partial": None if self.partial is None else self.partial.to_dict(),
+            "percent": self.percent,
+        }
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> Checkpoint:
-        data = json.loads(raw)
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
         paths = tuple(Path(p) for p in data["paths"])
         partial = data["partial"]
         return cls(
@@ -148,24 +140,6 @@ class Checkpoint:
             partial=None if partial is None else Partial.from_dict(partial),
             percent=int(data["percent"]),
         )
-
-
-class CheckpointStore:
-    """One key per task, kept as long as its result would be."""
-
-    def __init__(self, redis: Redis, ttl: int) -> None:
-        self._redis = redis
-        self._ttl = ttl
-
-    def save(self, task_id: str, checkpoint: Checkpoint) -> None:
-        self._redis.set(_PREFIX + task_id, checkpoint.to_json(), ex=self._ttl)
-
-    def load(self, task_id: str) -> Checkpoint | None:
-        raw = self._redis.get(_PREFIX + task_id)
-        return None if raw is None else Checkpoint.from_json(raw)
-
-    def delete(self, task_id: str) -> None:
-        self._redis.delete(_PREFIX + task_id)
 
 
 class Handover(Exception):

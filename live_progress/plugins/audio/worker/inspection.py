@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from live_progress.contract import progress_meta
-from live_progress.worker.progress import Meta
+from live_progress import progress_meta
+from live_progress.plugins.audio.worker.progress import Meta
 from live_progress.plugins.audio.worker.transcription import find_audio_files
 
 logger = logging.getLogger(__name__)

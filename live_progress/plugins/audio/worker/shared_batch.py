@@ -21,7 +21,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from live_progress.contract import children_key, heartbeat_key
+from live_progress import Job
 from live_progress.plugins.audio.worker.checkpoint import Partial, Transcript
 from live_progress.plugins.audio.worker.pieces import Unit, merge
 from live_progress.plugins.audio.worker.segments import SegmentLog
@@ -151,9 +151,10 @@ class SharedBatch:
     def add_helpers(self, helpers: Sequence[str]) -> None:
         """List helper tasks (before they are sent, so a cancel finds them)."""
         if helpers:
+            key = Job.helpers_key(self.id)
             with self._redis.pipeline() as pipe:
-                pipe.sadd(children_key(self.id), *helpers)
-                pipe.expire(children_key(self.id), self._ttl)
+                pipe.sadd(key, *helpers)
+                pipe.expire(key, self._ttl)
                 pipe.execute()
 
     def release(self, index: int, begun: Partial) -> None:
@@ -169,7 +170,7 @@ class SharedBatch:
     def claim(self, claimer: str) -> tuple[int, Unit, Partial | None] | None:
         """The next unit for ``claimer`` to transcribe, with how far a stopped worker got in it,
         or None when there is none (any more)."""
-        keys: list[str | bytes] = [self._todo, self._claims, self._state_key, heartbeat_key(self.id)]
+        keys: list[str | bytes] = [self._todo, self._claims, self._state_key, Job.heartbeat_key(self.id)]
         index = self._claim(keys=keys, args=[claimer, self._ttl])
         if index is None:
             return None
@@ -239,7 +240,7 @@ class SharedBatch:
         running = sorted((index, snapshot.claimed[index]) for index in snapshot.running)
         if not running:
             return 0
-        beating = self._redis.mget([heartbeat_key(claimer) for _, claimer in running])
+        beating = self._redis.mget([Job.heartbeat_key(claimer) for _, claimer in running])
         lost = [index for (index, _), beat in zip(running, beating, strict=True) if beat is None]
         for index in lost:
             with self._redis.pipeline() as pipe:

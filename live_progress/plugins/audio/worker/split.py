@@ -22,7 +22,7 @@ from typing import Any
 
 from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, Partial, StopRequested
 from live_progress.plugins.audio.worker.pieces import Unit, plan_units
-from live_progress.worker.progress import Meta, SplitProgress, ThrottledReporter
+from live_progress.plugins.audio.worker.progress import Meta, SplitProgress, ThrottledReporter
 from live_progress.plugins.audio.worker.shared_batch import SharedBatch
 from live_progress.plugins.audio.worker.transcription import (
     SegmentSource,

@@ -10,12 +10,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from live_progress.contract import is_audio_file, progress_meta
-from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, Partial, StopRequested, TimedSegment, Transcript, Word
+from live_progress import progress_meta
+from live_progress.plugins.audio.shared import is_audio_file
+from live_progress.plugins.audio.worker.checkpoint import (
+    Checkpoint,
+    Handover,
+    Partial,
+    StopRequested,
+    TimedSegment,
+    Transcript,
+    Word,
+)
 from live_progress.plugins.audio.worker.decoding import DECODED
 from live_progress.plugins.audio.worker.formats import output_names, write_format
 from live_progress.plugins.audio.worker.options import DEFAULT_OPTIONS, TranscribeOptions
-from live_progress.worker.progress import BatchProgress, Meta
+from live_progress.plugins.audio.worker.progress import BatchProgress, Meta
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

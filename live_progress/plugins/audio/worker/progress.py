@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from live_progress.contract import progress_meta
+from live_progress import progress_meta
 
 logger = logging.getLogger(__name__)
 
