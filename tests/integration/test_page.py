@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
@@ -68,9 +68,9 @@ def result_of(service: str, job: Locator) -> dict:
 
 def expect_batch_transcribed(job: Locator, service: str) -> None:
     expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
-    expect(job.locator(".transcript .name")).to_have_text(["train.WAV", "weather.mp3", "cooking.flac"])
+    expect(job.locator(".batch-text .name")).to_have_text(["train.WAV", "weather.mp3", "cooking.flac"])
     texts = [t["value"] for t in result_of(service, job)["texts"]]
-    expect(job.locator(".transcript pre")).to_have_text(texts)
+    expect(job.locator(".batch-text pre")).to_have_text(texts)
     assert "london" in texts[0].lower()
 
 
@@ -94,9 +94,9 @@ def test_submit_shows_a_moving_bar_then_the_transcripts(page: Page, service: str
     assert "weather" in Path(download.value.path()).read_text().lower()
 
     expect(with_corrupt.locator(".state")).to_have_text("Done, with errors", timeout=DONE_WITHIN_MS)
-    expect(with_corrupt.get_by_role("alert")).to_have_text("1 of 2 files could not be transcribed; see below.")
-    expect(with_corrupt.locator(".transcript.failed .name")).to_have_text("broken.mp3: could not be transcribed")
-    expect(with_corrupt.locator(".transcript.failed pre")).to_contain_text("broken.mp3")
+    expect(with_corrupt.get_by_role("alert")).to_have_text("1 of 2 files failed; see below.")
+    expect(with_corrupt.locator(".batch-text.failed .name")).to_have_text("broken.mp3: failed")
+    expect(with_corrupt.locator(".batch-text.failed pre")).to_contain_text("broken.mp3")
     page.screenshot(path=ARTIFACTS / "page-finished.png", full_page=True)
 
 
@@ -159,11 +159,11 @@ def test_a_reload_keeps_the_job(page: Page, audio_root: Path) -> None:
     page.reload()
     expect(job).to_have_attribute("data-task-id", task_id)
     expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
-    expect(job.locator(".transcript pre")).to_contain_text("sister")
+    expect(job.locator(".batch-text pre")).to_contain_text("sister")
 
     page.reload()
     expect(job.locator(".state")).to_have_text("Done")
-    expect(job.locator(".transcript pre")).to_contain_text("sister")
+    expect(job.locator(".batch-text pre")).to_contain_text("sister")
     job.get_by_role("button", name="Remove from list").click()
     page.reload()
     expect(page.get_by_text("No jobs yet.")).to_be_visible()
@@ -181,10 +181,10 @@ def test_a_bad_folder_is_an_error_naming_it(page: Page, audio_root: Path) -> Non
 def test_the_folder_field_offers_folders_with_their_audio_counts(page: Page, audio_root: Path) -> None:
     page.goto("/")
     page.get_by_label("Folder of audio files").fill(f"{audio_root}/ba")
-    options = page.locator("#folder-suggestions option")
+    options = page.locator("#input-input_dir-suggestions option")
     expect(options).to_have_count(1)
     expect(options.first).to_have_attribute("value", str(audio_root / "batch"))
-    expect(options.first).to_have_attribute("label", "3 audio files")
+    expect(options.first).to_have_attribute("label", "3 matching files")
 
 
 def test_the_transcript_grows_on_the_page_while_it_is_made(page: Page, service: str, audio_root: Path) -> None:
@@ -199,19 +199,18 @@ def test_the_transcript_grows_on_the_page_while_it_is_made(page: Page, service: 
     expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
     # The finished transcripts take its place, and begin with what was shown live.
     expect(job.locator(".live")).to_be_hidden()
-    assert (job.locator(".transcript pre").first.text_content() or "").startswith(first.strip())
+    assert (job.locator(".batch-text pre").first.text_content() or "").startswith(first.strip())
 
 
 def test_chosen_formats_and_mode_are_sent_and_each_written_file_downloads(
     page: Page, service: str, audio_root: Path
 ) -> None:
     page.goto("/")
-    page.get_by_label("SRT subtitles").check()
-    page.get_by_label("JSON").check()
+    page.get_by_label("Transcript formats").fill("txt, srt, json")
     page.get_by_label("Mode").select_option("fast")
     job = submit(page, audio_root / "long")
 
-    links = job.locator(".transcript a.written")
+    links = job.locator(".batch-text a.written")
     expect(links).to_have_text(["Download txt", "Download srt", "Download json"], timeout=DONE_WITHIN_MS)
     result = result_of(service, job)
     assert [f["name"] for f in result["texts"][0]["files"]] == ["story.txt", "story.srt", "story.json"]
@@ -221,3 +220,78 @@ def test_chosen_formats_and_mode_are_sent_and_each_written_file_downloads(
     srt = Path(download.value.path()).read_text(encoding="utf-8")
     assert srt == (Path(result["transcripts_dir"]) / "story.srt").read_text(encoding="utf-8")
     assert srt.startswith("1\n00:00:")
+
+
+def stream_paths(page: Page) -> list[str]:
+    """The path of every many-task stream the page opens from now on (a list that grows)."""
+    opened: list[str] = []
+    page.on("request", lambda request: "/events?" in request.url and opened.append(urlsplit(request.url).path))
+    return opened
+
+
+def test_another_endpoint_is_offered_and_its_job_followed_at_its_own_path(
+    page: Page, service: str, audio_root: Path
+) -> None:
+    opened = stream_paths(page)
+    batch = audio_root / "batch"
+    page.goto("/")
+    page.get_by_label("Folder of audio files").fill(str(batch))
+    page.get_by_label("Task", exact=True).select_option("audio/inspect")
+    # The form is the inspect endpoint's now: the folder typed stays, the options go.
+    expect(page.get_by_label("Folder of audio files")).to_have_value(str(batch))
+    expect(page.get_by_label("Mode")).to_have_count(0)
+    page.get_by_role("button", name="Inspect audio files").click()
+
+    job = page.get_by_role("article", name=str(batch), exact=True)
+    expect(job.locator(".endpoint")).to_have_text("Inspect audio files")
+    expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    expect(job.locator(".description")).to_have_text("3 of 3 files done")
+    expect(job.locator(".batch-text .name")).to_have_text(["train.WAV", "weather.mp3", "cooking.flac"])
+    expect(job.locator(".batch-text pre").nth(1)).to_have_text("5.2 s, 16000 Hz, 1 channel, MP3 (MPEG audio layer 3)")
+    # The rest of the result, generically: its list of rows as a table, its figures as facts.
+    files = job.get_by_role("table", name="Files")
+    expect(files.locator("tbody tr")).to_have_count(3)
+    expect(files.locator("thead th", has_text="Duration seconds")).to_have_count(1)
+    expect(files.locator("tbody tr").nth(1)).to_contain_text("weather.mp3")
+    expect(job.locator("dd[data-key=total_duration_seconds]")).to_have_text(re.compile(r"^1[67]\.\d+$"))
+    assert opened == ["/audio/inspect/events"], opened
+
+    # After a reload the job is followed again at its own endpoint.
+    page.reload()
+    expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    expect(job.get_by_role("table", name="Files").locator("tbody tr")).to_have_count(3)
+    assert opened[1:] == ["/audio/inspect/events"], opened
+
+
+def test_jobs_of_two_endpoints_run_side_by_side_a_stream_each(page: Page, service: str, audio_root: Path) -> None:
+    opened = stream_paths(page)
+    many = submit(page, audio_root / "many")
+    expect(many.locator(".description")).to_contain_text("Transcribing", timeout=DONE_WITHIN_MS)
+    page.get_by_label("Task", exact=True).select_option("audio/inspect")
+    page.get_by_label("Folder of audio files").fill(str(audio_root / "long"))
+    page.get_by_role("button", name="Inspect audio files").click()
+    inspected = page.get_by_role("article", name=str(audio_root / "long"), exact=True)
+    expect(inspected.locator(".state")).to_have_text(re.compile("Queued|Running"))
+
+    # Cancel goes to the transcription's own endpoint; the inspection goes on to its result.
+    many.get_by_role("button", name="Cancel").click()
+    expect(many.locator(".state")).to_have_text("Cancelled", timeout=DONE_WITHIN_MS)
+    expect(inspected.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
+    expect(inspected.locator(".batch-text pre")).to_have_text([re.compile(r"MP3")])
+    assert set(opened) == {"/audio/transcribe/events", "/audio/inspect/events"}, opened
+
+
+def test_a_job_remembered_by_the_page_before_it_knew_endpoints_is_followed(
+    page: Page, service: str, audio_root: Path
+) -> None:
+    """Jobs in localStorage from before: {task_id, result_url, events_url, folder, submittedAt}."""
+    batch = audio_root / "batch"
+    body = json.dumps({"inputs": {"input_dir": {"path": str(batch)}}}).encode()
+    request = Request(f"{service}/audio/transcribe", body, {"Content-Type": "application/json"}, method="POST")
+    with urlopen(request, timeout=10) as response:
+        task = json.load(response)
+    page.goto("/")
+    old = [{**task, "folder": str(batch), "submittedAt": 0}]
+    page.evaluate("(jobs) => localStorage.setItem('live-progress.jobs', JSON.stringify(jobs))", old)
+    page.reload()
+    expect_batch_transcribed(page.get_by_role("article", name=str(batch), exact=True), service)

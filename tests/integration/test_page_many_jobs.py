@@ -173,7 +173,7 @@ def test_a_thirteenth_job_starts_at_once_and_every_box_updates(
         hold_queue()
         for job in jobs:
             expect(job.locator(".state")).to_have_text("Done", timeout=DONE_WITHIN_MS)
-            expect(job.locator(".transcript pre")).to_contain_text(re.compile("weather", re.I))
+            expect(job.locator(".batch-text pre")).to_contain_text(re.compile("weather", re.I))
             expect(job.get_by_role("progressbar")).to_have_attribute("value", "100")
     page.screenshot(path=ARTIFACTS / "page-many-jobs.png", full_page=True)
 

@@ -1,5 +1,9 @@
 // Every request the page makes goes through apiFetch, so headers such as an API token
 // (Authorization: Bearer ...) can be added in one place: requestHeaders.
+//
+// Every endpoint of every plugin has the same routes under its path ("audio/transcribe",
+// "tabular/train"...): the helpers below take that path, relative to the page, so the page
+// also works when the service is mounted under a prefix.
 
 export const requestHeaders = {};
 
@@ -24,26 +28,42 @@ export async function apiFetch(url, options = {}) {
   return body;
 }
 
-export function submitFolder(path, parameters = {}) {
-  return apiFetch("audio/transcribe", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ inputs: { input_dir: { path } }, parameters }),
+// The service's plugins and their endpoints, each {path, title, task_schema, live_results,
+// downloads, folder_suggestions, ...}, in the order the service lists them.
+export async function listEndpoints() {
+  const plugins = await apiFetch("api/plugins");
+  return plugins.flatMap((plugin) => {
+    const about = { name: plugin.plugin_name, title: plugin.name, info: plugin.info };
+    return plugin.endpoints.map((endpoint) => ({ ...endpoint, plugin: about }));
   });
 }
 
-// Where to download a file that a finished task wrote (its result's texts[].files[].name).
-export function writtenFileUrl(taskId, name) {
-  return `audio/transcribe/files/${encodeURIComponent(taskId)}?${new URLSearchParams({ name })}`;
+// body: the RescueBox request, {inputs: {...}, parameters: {...}}.
+export function submitTask(path, body) {
+  return apiFetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
-export function cancelTask(taskId) {
-  return apiFetch(`audio/transcribe/${encodeURIComponent(taskId)}`, {
+// Where to download a file that a finished task lists in its result.
+export function writtenFileUrl(path, taskId, name) {
+  return `${path}/files/${encodeURIComponent(taskId)}?${new URLSearchParams({ name })}`;
+}
+
+// The stream of many tasks of one endpoint.
+export function taskSetEventsUrl(path, query) {
+  return `${path}/events?${query}`;
+}
+
+export function cancelTask(path, taskId) {
+  return apiFetch(`${path}/${encodeURIComponent(taskId)}`, {
     method: "DELETE",
     headers: { "Content-Type": "application/json" },
   });
 }
 
-export function listFolders(prefix, signal) {
-  return apiFetch(`audio/transcribe/folders?${new URLSearchParams({ prefix })}`, { signal });
+export function listFolders(path, prefix, signal) {
+  return apiFetch(`${path}/folders?${new URLSearchParams({ prefix })}`, { signal });
 }

@@ -1,16 +1,18 @@
-// The page: a form that submits folders, and one JobView per job, all followed live over one stream.
+// The page: a form built from the service's endpoints (GET /api/plugins), and one JobView per
+// job, each followed live at its own endpoint (one stream per endpoint that has jobs).
 
-import { cancelTask, submitFolder } from "./api.js";
-import { suggestFolders } from "./folders.js";
+import { cancelTask, listEndpoints, submitTask } from "./api.js";
 import { JobFollower } from "./follow.js";
+import { TaskForm } from "./form.js";
 import { JobView } from "./job-view.js";
 import { forgetJob, loadJobs, rememberJob, updateJob } from "./recent.js";
 
 const views = new Map();
 const jobsList = document.getElementById("jobs");
+const formElement = document.getElementById("submit-form");
+const submitButton = formElement.querySelector("button[type=submit]");
 const follower = new JobFollower();
-const folderField = document.getElementById("folder");
-const stopSuggesting = suggestFolders(folderField, document.getElementById("folder-suggestions"));
+let form = null;
 
 function start(job) {
   const view = new JobView(job, {
@@ -30,7 +32,7 @@ function start(job) {
 async function cancel(view) {
   view.cancelling();
   try {
-    await cancelTask(view.job.task_id);
+    await cancelTask(view.job.path, view.job.task_id);
   } catch (error) {
     // 409: it finished meanwhile, and its final state is on its way.
     if (error.status !== 409) view.cancelFailed(error.message);
@@ -51,37 +53,52 @@ function showFormError(message) {
   error.hidden = !message;
 }
 
-// The form's options, as POST /audio/transcribe parameters (README "Transcription options").
-function chosenParameters(form) {
-  const formats = [...form.querySelectorAll("input[name=formats]:checked")].map((box) => box.value);
-  return { formats: formats.length ? formats : ["txt"], mode: form.elements.mode.value };
-}
-
-document.getElementById("submit-form").addEventListener("submit", async (event) => {
+formElement.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const folder = document.getElementById("folder").value.trim();
-  const button = event.target.querySelector("button[type=submit]");
+  if (!form) return;
   showFormError("");
-  if (!folder) {
-    showFormError("Type the absolute path of a folder of audio files.");
+  const chosen = form.read();
+  if (chosen.problem) {
+    showFormError(chosen.problem);
     return;
   }
-  stopSuggesting();
+  const { endpoint, body, label } = chosen;
+  form.stopSuggestions();
   const submittedAt = Date.now();
-  button.disabled = true;
+  submitButton.disabled = true;
   try {
-    const task = await submitFolder(folder, chosenParameters(event.target));
-    const job = { ...task, folder, submittedAt };
+    const task = await submitTask(endpoint.path, body);
+    const job = { ...task, path: endpoint.path, title: endpoint.title, label, submittedAt };
     rememberJob(job);
     start(job);
   } catch (error) {
-    showFormError(`Could not start a job for ${folder}: ${error.message}`);
+    showFormError(`Could not start a job for ${label}: ${error.message}`);
   } finally {
-    button.disabled = false;
+    submitButton.disabled = false;
   }
 });
 
+async function buildForm() {
+  let endpoints;
+  try {
+    endpoints = await listEndpoints();
+  } catch (error) {
+    submitButton.textContent = "Unavailable";
+    showFormError(`Could not list what the service offers: ${error.message}`);
+    return;
+  }
+  if (!endpoints.length) {
+    submitButton.textContent = "Unavailable";
+    showFormError("The service offers no endpoints: no plugin is installed or enabled (PLUGINS).");
+    return;
+  }
+  form = new TaskForm(formElement, endpoints);
+  submitButton.disabled = false;
+}
+
+// Remembered jobs are followed at once (each knows its endpoint's path); the form does not wait.
 for (const job of loadJobs().reverse()) start(job);
+buildForm();
 setInterval(() => {
   const now = Date.now();
   for (const view of views.values()) view.tick(now);

@@ -1,12 +1,13 @@
-// The folder field offers the folders the service may read (under its ALLOWED_ROOTS) as the user
-// types, each with how many audio files it holds, in a <datalist>. Returns a function that drops
-// a listing waiting or under way (on submit: the page then needs its connection for the job).
+// A folder field offers the folders the service may read (under its ALLOWED_ROOTS) as the user
+// types, each with how many files in it the endpoint takes, in a <datalist>
+// (GET <endpoint>/folders). Returns a function that drops a listing waiting or under way (on
+// submit: the page then needs its connection for the job, and when the form is rebuilt).
 
 import { listFolders } from "./api.js";
 
 const WAIT_MS = 150;
 
-export function suggestFolders(input, list) {
+export function suggestFolders(path, input, list) {
   let timer = null;
   let asked = null;
   let pending = null;
@@ -20,7 +21,7 @@ export function suggestFolders(input, list) {
     pending = request;
     let body;
     try {
-      body = await listFolders(prefix, request.signal);
+      body = await listFolders(path, prefix, request.signal);
     } catch {
       if (request.signal.aborted) return;
       // A path the service refuses, or one still being typed: nothing to offer. Submit says why.
@@ -47,6 +48,6 @@ function option(folder) {
   const item = document.createElement("option");
   item.value = folder.path;
   const count = folder.counted_all ? `${folder.files}` : `${folder.files}+`;
-  item.label = `${count} audio file${folder.files === 1 && folder.counted_all ? "" : "s"}`;
+  item.label = `${count} matching file${folder.files === 1 && folder.counted_all ? "" : "s"}`;
   return item;
 }

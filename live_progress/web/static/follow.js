@@ -1,12 +1,13 @@
-// Follows every job of the page over ONE Server-Sent Events stream (a browser opens at most six
-// connections to a host, so a stream per job would stall the page at the seventh). When the set
-// of unfinished jobs changes the stream is reopened for the new set with `last_event_id`, so
-// nothing the page already has is sent again. Without EventSource, or when the stream keeps
-// failing, each job is polled on its result URL instead (the design note's polling loop).
+// Follows every job of the page live over Server-Sent Events, ONE stream per endpoint that has
+// unfinished jobs (a browser opens at most six connections to a host, so a stream per job
+// would stall the page at the seventh; the many-task stream, GET <endpoint>/events?task_id=…,
+// is per endpoint). When the set of unfinished jobs of an endpoint changes, its stream is
+// reopened for the new set with `last_event_id`, so nothing the page already has is sent again.
+// Without EventSource, or when an endpoint's stream keeps failing, its jobs are polled on their
+// result URLs instead (the design note's polling loop).
 
-import { apiFetch } from "./api.js";
+import { apiFetch, taskSetEventsUrl } from "./api.js";
 
-const EVENTS_URL = "audio/transcribe/events";
 const POLL_MS = 1000;
 const MAX_POLL_BACKOFF_MS = 10000;
 // Network errors in a row, with no event between them, before the stream is given up for polling.
@@ -16,16 +17,35 @@ const LIVE = "Live updates over Server-Sent Events";
 
 export class JobFollower {
   constructor() {
+    this.streams = new Map(); // endpoint path -> EndpointStream
+    this.noEventSource = typeof window.EventSource === "function" ? null : "this browser has no EventSource";
+  }
+
+  // Follows a job ({task_id, path, result_url}) at its endpoint. Calls onState(kind, root) for
+  // each state the task is in (and each live result, kind `segment`), and onTransport(text) to
+  // say how it is being followed. Returns a function that stops following it.
+  follow(job, handlers) {
+    let stream = this.streams.get(job.path);
+    if (!stream) {
+      stream = new EndpointStream(job.path, this.noEventSource);
+      this.streams.set(job.path, stream);
+    }
+    return stream.follow(job, handlers);
+  }
+}
+
+// The jobs of one endpoint, over its many-task stream.
+class EndpointStream {
+  constructor(path, pollingBecause) {
+    this.path = path;
     this.jobs = new Map(); // task_id -> {task, onState, onTransport, done, timer}
     this.source = null;
     this.lastEventId = "";
     this.failures = 0;
-    this.pollingBecause = typeof window.EventSource === "function" ? null : "this browser has no EventSource";
+    this.pollingBecause = pollingBecause;
     this.reopenQueued = false;
   }
 
-  // Calls onState(kind, root) for each state the task is in (and each live `segment`), and
-  // onTransport(text) to say how it is being followed. Returns a function that stops following it.
   follow(task, { onState, onTransport }) {
     const job = { task, onState, onTransport, done: false, timer: null };
     this.jobs.set(task.task_id, job);
@@ -64,11 +84,11 @@ export class JobFollower {
     if (this.pollingBecause !== null || !jobs.length) return;
     const query = new URLSearchParams(jobs.map((job) => ["task_id", job.task.task_id]));
     if (this.lastEventId) query.set("last_event_id", this.lastEventId);
-    const source = new EventSource(`${EVENTS_URL}?${query}`);
+    const source = new EventSource(taskSetEventsUrl(this.path, query));
     this.source = source;
     this.failures = 0;
     for (const job of jobs) job.onTransport(LIVE);
-    // `segment`: a piece of a file's transcript as soon as the model has it (live results).
+    // `segment`: a live result, published by the task as soon as it has it.
     for (const kind of ["status", "progress", "segment", "result"]) {
       source.addEventListener(kind, (event) => this.receive(source, kind, event));
     }

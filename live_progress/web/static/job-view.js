@@ -1,7 +1,8 @@
-// One job on the page: its progress bar, times, how it is followed, and its transcripts or error.
+// One job on the page, of any endpoint: its progress bar, times, how it is followed, its live
+// results as they come, and its result or error.
 
-import { writtenFileUrl } from "./api.js";
 import { describeRemaining, formatDuration, ProgressClock } from "./clock.js";
+import { batchCounts, cloneTemplate, isBatch, resultDetails, textItem } from "./result-view.js";
 
 const LABELS = {
   queued: "Queued",
@@ -13,8 +14,9 @@ const LABELS = {
 };
 
 export class JobView {
-  // job: {task_id, folder, submittedAt, finishedAt?}. onFinish is called when the job is seen
-  // to finish while this page watches it (so the time it took is known).
+  // job: {task_id, path, label, title?, submittedAt, finishedAt?}: `label` names what it was
+  // started on (its inputs), `title` its endpoint. onFinish is called when the job is seen to
+  // finish while this page watches it (so the time it took is known).
   constructor(job, { onCancel, onRemove, onFinish }) {
     this.job = job;
     this.clock = new ProgressClock(job.submittedAt);
@@ -24,12 +26,14 @@ export class JobView {
     this.onFinish = onFinish;
     this.element = cloneTemplate("job-template");
     this.element.dataset.taskId = job.task_id;
-    this.part("folder").id = `job-${job.task_id}`;
+    this.part("label").id = `job-${job.task_id}`;
     this.element.setAttribute("aria-labelledby", `job-${job.task_id}`);
     this.bar = this.element.querySelector("progress");
-    this.bar.setAttribute("aria-label", `Progress of ${job.folder}`);
-    this.part("folder").textContent = job.folder;
-    this.part("folder").title = `Task ${job.task_id}`;
+    this.bar.setAttribute("aria-label", `Progress of ${job.label}`);
+    this.part("label").textContent = job.label;
+    this.part("label").title = `Task ${job.task_id}`;
+    this.part("endpoint").textContent = job.title ?? job.path;
+    this.element.dataset.path = job.path;
     this.part("cancel").addEventListener("click", () => onCancel(this));
     this.part("remove").addEventListener("click", () => onRemove(this));
     this.setState("queued");
@@ -70,7 +74,7 @@ export class JobView {
 
   show(kind, root, now) {
     if (kind === "segment") {
-      this.showSegment(root);
+      this.showLiveResult(root);
       return;
     }
     if (kind === "status") {
@@ -85,9 +89,6 @@ export class JobView {
       this.clock.record(root.percent, now);
     } else if (kind === "result") {
       this.setPercent(100);
-      // The finished transcripts take the place of the text that grew while they were made.
-      this.part("live").hidden = true;
-      this.part("live").replaceChildren();
       this.finish(this.showResult(root), now);
     } else {
       const cancelled = root.value === "Task cancelled";
@@ -98,22 +99,35 @@ export class JobView {
     this.tick(now);
   }
 
-  // Each file's text grows as the model transcribes it.
-  showSegment(root) {
+  // A live result: a piece of a file's text (`file` and `text`: that file's text grows), or
+  // else a line of its own (the `line` the task gave it, or its JSON).
+  showLiveResult(root) {
+    if (typeof root.file === "string" && typeof root.text === "string") {
+      this.growText(root.file, root.text);
+      return;
+    }
+    const item = document.createElement("li");
+    item.textContent = typeof root.line === "string" ? root.line : JSON.stringify(root);
+    const lines = this.part("lines");
+    lines.append(item);
+    lines.hidden = false;
+  }
+
+  growText(file, piece) {
     const live = this.part("live");
-    let item = [...live.children].find((child) => child.dataset.file === root.file);
+    let item = [...live.children].find((child) => child.dataset.file === file);
     if (!item) {
       item = document.createElement("li");
-      item.dataset.file = root.file;
+      item.dataset.file = file;
       const name = document.createElement("strong");
-      name.textContent = root.file.split(/[\\/]/).pop();
+      name.textContent = file.split(/[\\/]/).pop();
       const text = document.createElement("p");
       text.className = "text";
       item.append(name, text);
       live.append(item);
     }
     const text = item.querySelector(".text");
-    text.textContent = text.textContent ? `${text.textContent} ${root.text}` : root.text;
+    text.textContent = text.textContent ? `${text.textContent} ${piece}` : piece;
     live.hidden = false;
   }
 
@@ -122,18 +136,24 @@ export class JobView {
     this.part("percent").textContent = `${percent}%`;
   }
 
-  // Shows the transcripts and returns the state they leave the job in.
+  // Shows the result and returns the state it leaves the job in.
   showResult(root) {
-    const failed = root.texts.filter((text) => text.subtitle === "error").length;
-    const total = root.texts.length;
-    this.part("description").textContent = `${total - failed} of ${total} files transcribed`;
-    if (failed) this.showProblem(`${failed} of ${total} files could not be transcribed; see below.`);
-    for (const text of root.texts) this.part("transcripts").append(transcriptItem(text, this.job.task_id));
-    if (root.transcripts_dir) {
-      this.part("saved").textContent = `Also saved as text files in ${root.transcripts_dir}`;
-      this.part("saved").hidden = false;
+    let state = "done";
+    this.part("description").textContent = typeof root?.title === "string" ? root.title : "";
+    if (isBatch(root)) {
+      // The finished texts take the place of the text that grew while they were made.
+      this.part("live").hidden = true;
+      this.part("live").replaceChildren();
+      const { failed, total, noun } = batchCounts(root);
+      this.part("description").textContent = `${total - failed} of ${total} ${noun} done`;
+      if (failed) {
+        this.showProblem(`${failed} of ${total} ${noun} failed; see below.`);
+        state = "partial";
+      }
+      this.part("batch-texts").append(...root.texts.map((text) => textItem(text, this.job)));
     }
-    return failed ? "partial" : "done";
+    this.part("result").replaceChildren(...resultDetails(root, this.job));
+    return state;
   }
 
   finish(state, now) {
@@ -159,56 +179,5 @@ export class JobView {
       elapsed.textContent = `Elapsed ${formatDuration(this.clock.elapsed(now))}`;
       eta.textContent = this.seenRunning ? describeRemaining(this.clock.remaining(now)) : "";
     }
-  }
-}
-
-function cloneTemplate(id) {
-  return document.getElementById(id).content.firstElementChild.cloneNode(true);
-}
-
-function transcriptItem(text, taskId) {
-  const item = cloneTemplate("transcript-template");
-  const name = text.title.split(/[\\/]/).pop();
-  item.querySelector(".name").textContent = name;
-  item.querySelector(".path").textContent = text.title;
-  const pre = item.querySelector(".text");
-  pre.textContent = text.value;
-  if (text.subtitle === "error") {
-    item.classList.add("failed");
-    item.querySelector(".name").textContent = `${name}: could not be transcribed`;
-    item.querySelector(".tools").remove();
-    return item;
-  }
-  const download = item.querySelector(".download");
-  download.href = `data:text/plain;charset=utf-8,${encodeURIComponent(`${text.value}\n`)}`;
-  download.download = `${name.replace(/\.[^.]*$/, "")}.txt`;
-  if (text.files?.length) {
-    // The files the worker wrote, from the service (older results list none).
-    download.remove();
-    item.querySelector(".files").append(...text.files.map((file) => fileLink(taskId, file)));
-  }
-  const copy = item.querySelector(".copy");
-  copy.addEventListener("click", () => copyText(text.value, pre, copy));
-  return item;
-}
-
-function fileLink(taskId, file) {
-  const link = document.createElement("a");
-  link.href = writtenFileUrl(taskId, file.name);
-  link.download = file.name.split("/").pop();
-  link.className = "written";
-  link.textContent = `Download ${file.format}`;
-  link.title = `Download ${file.name}`;
-  return link;
-}
-
-async function copyText(value, pre, button) {
-  try {
-    await navigator.clipboard.writeText(value);
-    button.textContent = "Copied";
-  } catch {
-    // No clipboard access (a page served over plain http to another host): select it instead.
-    window.getSelection().selectAllChildren(pre);
-    button.textContent = "Selected: press Ctrl+C";
   }
 }
