@@ -24,8 +24,9 @@ from starlette.staticfiles import StaticFiles
 
 from live_progress.plugin import Plugin
 from live_progress.plugins import load_plugins
+from live_progress.web.api import openapi as api
 from live_progress.web.api.discovery import PluginRoutes, plugins_route
-from live_progress.web.api.openapi import openapi_document
+from live_progress.web.api.openapi import DocumentedRoute, openapi_document
 from live_progress.web.engine.broker import TaskBroker, create_celery_client
 from live_progress.web.engine.cache import StateCache
 from live_progress.web.engine.connections import connect
@@ -115,15 +116,17 @@ def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | Non
 
     # The plugins' first: the router tries routes in order, and theirs are what streams and polls take.
     routes: list[BaseRoute] = [route for plugin in served for route in plugin.routes()]
-    document = openapi_document(served, token_required=settings.api_token is not None)
     routes += [
         plugins_route(served),
-        Route("/", page),
-        Route("/healthz", healthz),
-        Route("/metrics", metrics),
+        DocumentedRoute("/", page, {"get": api.PAGE}),
+        DocumentedRoute("/healthz", healthz, {"get": api.HEALTHZ}),
+        DocumentedRoute("/metrics", metrics, {"get": api.METRICS}),
         Mount("/static", StaticFiles(directory=_PAGE.parent), name="static"),
-        Route("/openapi.json", constant_json(document)),
     ]
+    if settings.api_token:
+        routes += login_routes(settings.api_token)
+    # Every route above documents itself; the document is their sum.
+    routes.append(Route("/openapi.json", constant_json(openapi_document(routes, settings.api_token is not None))))
     # Outermost first: a foreign Host is refused before anything else looks at the request.
     middleware = [Middleware(HostGuard, allowed_hosts=settings.host_names)]
     if settings.cors_origins:
@@ -138,6 +141,5 @@ def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | Non
         )
     middleware.append(Middleware(CrossSiteGuard, trusted_origins=settings.cors_origins, form_paths=["/login"]))
     if settings.api_token:
-        routes.extend(login_routes(settings.api_token))
         middleware.append(Middleware(TokenAuth, token=settings.api_token))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=exception_handlers)

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
 from live_progress.plugin import Plugin
 from live_progress.web.api.endpoints import AsyncEndpoint
+from live_progress.web.api.openapi import (
+    PLUGINS,
+    DocumentedRoute,
+    app_metadata_operation,
+    package_version,
+    plugin_routes_operation,
+)
 from live_progress.web.errors import constant_json
 
 
 def plugins_route(plugins: list[PluginRoutes]) -> Route:
     """``GET /api/plugins``: every plugin this process serves, with its endpoints' schemas."""
-    return Route("/api/plugins", constant_json([plugin.describe() for plugin in plugins]), methods=["GET"])
-
-
-def package_version() -> str:
-    try:
-        return version("live-progress")
-    except PackageNotFoundError:
-        return "0"
+    return DocumentedRoute("/api/plugins", constant_json([plugin.describe() for plugin in plugins]), {"get": PLUGINS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +86,14 @@ class PluginRoutes:
         routes: list[BaseRoute] = [route for endpoint in self.endpoints for route in endpoint.routes()]
         return [
             *routes,
-            Route(f"/{self.name}/api/routes", constant_json(self.api_routes()), methods=["GET"]),
-            Route(f"/{self.name}/api/app_metadata", constant_json(self.app_metadata()), methods=["GET"]),
+            DocumentedRoute(
+                f"/{self.name}/api/routes",
+                constant_json(self.api_routes()),
+                {"get": plugin_routes_operation(self.name)},
+            ),
+            DocumentedRoute(
+                f"/{self.name}/api/app_metadata",
+                constant_json(self.app_metadata()),
+                {"get": app_metadata_operation(self.name)},
+            ),
         ]

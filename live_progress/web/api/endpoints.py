@@ -19,12 +19,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from live_progress.plugin import Endpoint
+from live_progress.web.api import openapi as api
 from live_progress.web.api.bodies import parse_json, read_body
 from live_progress.web.api.downloads import written_file
 from live_progress.web.api.folders import suggest_folders
+from live_progress.web.api.openapi import DocumentedRoute
 from live_progress.web.engine.events import TaskEvent
 from live_progress.web.engine.hub import Inbox, Wake
 from live_progress.web.engine.sse import Frames
@@ -82,19 +84,26 @@ class AsyncEndpoint:
         return self.declared.task_schema()
 
     def routes(self) -> list[BaseRoute]:
-        folders = [Route(f"{self.path}/folders", self.folders, methods=["GET"])] if self.folder_files else []
-        files = [Route(f"{self.path}/files/{{task_id}}", self.download, methods=["GET"])]
-        # The router tries routes in order: those every stream and poll takes come first.
-        return [
-            Route(f"{self.path}/events/{{task_id}}", self.events, methods=["GET"]),
-            Route(f"{self.path}/result/{{task_id}}", self.result, methods=["GET"]),
-            Route(f"{self.path}/events", self.task_set_events, methods=["GET"]),
-            Route(self.path, self.submit, methods=["POST"]),
-            Route(f"{self.path}/{{task_id}}", self.cancel, methods=["DELETE"]),
-            *folders,
-            *(files if self.downloads else []),
-            Route(self.task_schema_path, constant_json(self.task_schema()), methods=["GET"]),
+        path, task = self.path, self.task
+        routes = [
+            # The router tries routes in order: those every stream and poll takes come first.
+            DocumentedRoute(f"{path}/events/{{task_id}}", self.events, {"get": api.stream_operation(task)}),
+            DocumentedRoute(f"{path}/result/{{task_id}}", self.result, {"get": api.poll_operation(task)}),
+            DocumentedRoute(f"{path}/events", self.task_set_events, {"get": api.stream_many_operation(task)}),
+            DocumentedRoute(
+                path, self.submit, {"post": api.submit_operation(task, self.request_model)}, [self.request_model]
+            ),
+            DocumentedRoute(f"{path}/{{task_id}}", self.cancel, {"delete": api.cancel_operation(task)}),
         ]
+        if self.folder_files:
+            routes.append(DocumentedRoute(f"{path}/folders", self.folders, {"get": api.folders_operation(task)}))
+        if self.downloads:
+            routes.append(
+                DocumentedRoute(f"{path}/files/{{task_id}}", self.download, {"get": api.download_operation(task)})
+            )
+        schema = constant_json(self.task_schema())
+        routes.append(DocumentedRoute(self.task_schema_path, schema, {"get": api.task_schema_operation(task)}))
+        return list(routes)
 
     async def submit(self, request: Request) -> Response:
         services = services_of(request)

@@ -1,13 +1,20 @@
-"""The OpenAPI 3.1 document at /openapi.json, built from the declared endpoints."""
+"""The OpenAPI 3.1 document at /openapi.json, built from the routes themselves.
+
+Each route is declared once, as a ``DocumentedRoute`` that carries its operations: the same
+declaration is what Starlette routes and what the document lists, so a plugin's endpoint is
+documented without a line of its own. This module holds the vocabulary (parameters, errors,
+the operations of an endpoint's routes) and gathers the document.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.routing import BaseRoute, Route
 
-from live_progress.web.api.discovery import PluginRoutes, package_version
-from live_progress.web.api.endpoints import AsyncEndpoint
 from live_progress.web.api.schemas import MODELS
 
 _TASK_ID = {
@@ -92,54 +99,69 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json("Error", meaning[status]) for status in statuses}
 
 
+def package_version() -> str:
+    try:
+        return version("live-progress")
+    except PackageNotFoundError:
+        return "0"
+
+
+class DocumentedRoute(Route):
+    """A route with its OpenAPI operations, one per method (``{"get": {...}}``): its methods."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        operations: Mapping[str, dict[str, Any]],
+        models: Iterable[type[BaseModel]] = (),
+    ) -> None:
+        super().__init__(path, endpoint, methods=[method.upper() for method in operations])
+        self.operations = dict(operations)
+        self.models = tuple(models)
+
+
 def _add(components: dict[str, Any], model: type[BaseModel], mode: str = "serialization") -> None:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
 
 
-def _plugin_paths(plugin: PluginRoutes) -> dict[str, Any]:
+def _operation_id(kind: str, task: str) -> str:
+    return f"{kind}_{task.replace('.', '_')}"
+
+
+def plugin_routes_operation(plugin: str) -> dict[str, Any]:
     return {
-        f"/{plugin.name}/api/routes": {
-            "get": {
-                "summary": f"RescueBox discovery: the {plugin.name} plugin's tasks",
-                "operationId": f"{plugin.name}_routes",
-                "responses": {"200": _json({"type": "array", "items": _ref("RescueBoxRoute")}, "The tasks")},
-            }
-        },
-        f"/{plugin.name}/api/app_metadata": {
-            "get": {
-                "summary": f"RescueBox discovery: what the {plugin.name} plugin is",
-                "operationId": f"{plugin.name}_app_metadata",
-                "responses": {"200": _json("AppMetadata", "The plugin")},
-            }
-        },
+        "summary": f"RescueBox discovery: the {plugin} plugin's tasks",
+        "operationId": f"{plugin}_routes",
+        "responses": {"200": _json({"type": "array", "items": _ref("RescueBoxRoute")}, "The tasks")},
     }
 
 
-def _folder_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
-    if endpoint.folder_files is None:
-        return {}
+def app_metadata_operation(plugin: str) -> dict[str, Any]:
+    return {
+        "summary": f"RescueBox discovery: what the {plugin} plugin is",
+        "operationId": f"{plugin}_app_metadata",
+        "responses": {"200": _json("AppMetadata", "The plugin")},
+    }
+
+
+def folders_operation(task: str) -> dict[str, Any]:
     prefix = _query("prefix", "The folder path typed so far (absolute); empty for the allowed roots", required=False)
     return {
-        f"{endpoint.path}/folders": {
-            "get": {
-                "summary": "Folders under ALLOWED_ROOTS that the typed path leads to, with their file counts",
-                "operationId": f"folders_{endpoint.task.replace('.', '_')}",
-                "parameters": [prefix],
-                "responses": {
-                    "200": _json("Folders", "At most 50 folders; counts look at 500 entries each at most"),
-                    **_errors(401, 403, 503),
-                    "422": _json("Error", "The path is relative, does not exist, or is not a folder"),
-                },
-            }
-        }
+        "summary": "Folders under ALLOWED_ROOTS that the typed path leads to, with their file counts",
+        "operationId": _operation_id("folders", task),
+        "parameters": [prefix],
+        "responses": {
+            "200": _json("Folders", "At most 50 folders; counts look at 500 entries each at most"),
+            **_errors(401, 403, 503),
+            "422": _json("Error", "The path is relative, does not exist, or is not a folder"),
+        },
     }
 
 
-def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
-    if not endpoint.downloads:
-        return {}
+def download_operation(task: str) -> dict[str, Any]:
     name = _query(
         "name",
         "A file's name as the result lists it: files[].name (relative to files_dir), or "
@@ -147,146 +169,161 @@ def _download_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
         required=True,
     )
     return {
-        f"{endpoint.path}/files/{{task_id}}": {
-            "get": {
-                "summary": "Download a file the finished task wrote (only one its result lists)",
-                "operationId": f"download_{endpoint.task.replace('.', '_')}",
-                "parameters": [_TASK_ID, name],
-                "responses": {
-                    "200": {"description": "The file, as an attachment", "content": {"*/*": {"schema": {}}}},
-                    **_errors(401, 503),
-                    "404": _json("Error", "No such task, or its result lists no such file, or the file is gone"),
-                    "409": _json("Error", "The task has not finished yet"),
-                    "422": _json("Error", "No name given"),
-                },
+        "summary": "Download a file the finished task wrote (only one its result lists)",
+        "operationId": _operation_id("download", task),
+        "parameters": [_TASK_ID, name],
+        "responses": {
+            "200": {"description": "The file, as an attachment", "content": {"*/*": {"schema": {}}}},
+            **_errors(401, 503),
+            "404": _json("Error", "No such task, or its result lists no such file, or the file is gone"),
+            "409": _json("Error", "The task has not finished yet"),
+            "422": _json("Error", "No name given"),
+        },
+    }
+
+
+def task_schema_operation(task: str) -> dict[str, Any]:
+    return {
+        "summary": f"RescueBox task schema of {task}: the inputs and parameters to ask for",
+        "operationId": _operation_id("task_schema", task),
+        "responses": {"200": _json("TaskSchema", "The task schema")},
+    }
+
+
+def submit_operation(task: str, request_model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "summary": f"Start {task}",
+        "operationId": _operation_id("submit", task),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(request_model.__name__)}}},
+        "responses": {
+            "202": {
+                **_json("Submitted", "Accepted; follow it at events_url or poll result_url"),
+                "headers": {"Location": {"schema": {"type": "string"}, "description": "The result_url"}},
+            },
+            **_errors(400, 401, 403, 413, 415, 422, 503),
+        },
+    }
+
+
+def poll_operation(task: str) -> dict[str, Any]:
+    return {
+        "summary": "The task's current state (polling)",
+        "operationId": _operation_id("poll", task),
+        "parameters": [_TASK_ID],
+        "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(401, 404, 503)},
+    }
+
+
+def stream_operation(task: str) -> dict[str, Any]:
+    return {
+        "summary": "The task's states as they happen (Server-Sent Events)",
+        "operationId": _operation_id("stream", task),
+        "parameters": [_TASK_ID, _LAST_EVENT_ID],
+        "responses": {
+            "200": {
+                "description": _EVENTS_DESCRIPTION,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
+            **_errors(401, 404, 503),
+        },
+    }
+
+
+def stream_many_operation(task: str) -> dict[str, Any]:
+    return {
+        "summary": "Many tasks' states as they happen, over one stream (Server-Sent Events)",
+        "operationId": _operation_id("stream_many", task),
+        "parameters": [_TASK_IDS, _LAST_EVENT_ID_PARAMETER, _LAST_EVENT_ID],
+        "responses": {
+            "200": {
+                "description": _TASK_SET_EVENTS_DESCRIPTION,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            "204": {"description": "The client has every task's final event: stop reconnecting"},
+            **_errors(401, 404, 503),
+            "422": _json("Error", "No task_id, or more than MAX_TASKS_PER_STREAM of them"),
+        },
+    }
+
+
+def cancel_operation(task: str) -> dict[str, Any]:
+    return {
+        "summary": "Cancel the task",
+        "operationId": _operation_id("cancel", task),
+        "parameters": [_TASK_ID],
+        "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(401, 404, 409, 503)},
+    }
+
+
+PAGE = {
+    "summary": "The web page",
+    "operationId": "page",
+    "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+}
+HEALTHZ = {
+    "summary": "Whether Redis answers",
+    "operationId": "healthz",
+    "security": [],
+    "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
+}
+METRICS = {
+    "summary": "Prometheus metrics of this web process",
+    "operationId": "metrics",
+    "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+}
+PLUGINS = {
+    "summary": "The plugins this service serves, each endpoint with its path and task schema",
+    "operationId": "plugins",
+    "responses": {"200": _json({"type": "array", "items": {"type": "object"}}, "The plugins")},
+}
+LOGIN_FORM = {
+    "summary": "A form for the API token",
+    "operationId": "login_form",
+    "security": [],
+    "responses": {"200": {"description": "HTML form"}},
+}
+LOGIN = {
+    "summary": "Sign in: sets the session cookie that the page's EventSource sends",
+    "operationId": "login",
+    "security": [],
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}
             }
         }
-    }
+    },
+    "responses": {
+        "303": {"description": "Signed in (a new session, for SESSION_MAX_AGE); back to the page"},
+        "401": {"description": "Wrong token"},
+        "429": {"description": "Too many wrong tokens from this address; see Retry-After"},
+    },
+}
+LOGOUT = {
+    "summary": "Sign out: the session cookie stops working, even replayed",
+    "operationId": "logout",
+    "security": [],
+    "responses": {"303": {"description": "Signed out; on to /login"}},
+}
+_OPENAPI = {
+    "summary": "This document",
+    "operationId": "openapi",
+    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+}
 
 
-def _endpoint_paths(endpoint: AsyncEndpoint) -> dict[str, Any]:
-    name = endpoint.request_model.__name__
-    return {
-        **_folder_paths(endpoint),
-        **_download_paths(endpoint),
-        endpoint.task_schema_path: {
-            "get": {
-                "summary": f"RescueBox task schema of {endpoint.task}: the inputs and parameters to ask for",
-                "operationId": f"task_schema_{endpoint.task.replace('.', '_')}",
-                "responses": {"200": _json("TaskSchema", "The task schema")},
-            }
-        },
-        endpoint.path: {
-            "post": {
-                "summary": f"Start {endpoint.task}",
-                "operationId": f"submit_{endpoint.task.replace('.', '_')}",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(name)}}},
-                "responses": {
-                    "202": {
-                        **_json("Submitted", "Accepted; follow it at events_url or poll result_url"),
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "The result_url"}},
-                    },
-                    **_errors(400, 401, 403, 413, 415, 422, 503),
-                },
-            }
-        },
-        f"{endpoint.path}/result/{{task_id}}": {
-            "get": {
-                "summary": "The task's current state (polling)",
-                "operationId": f"poll_{endpoint.task.replace('.', '_')}",
-                "parameters": [_TASK_ID],
-                "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(401, 404, 503)},
-            }
-        },
-        f"{endpoint.path}/events/{{task_id}}": {
-            "get": {
-                "summary": "The task's states as they happen (Server-Sent Events)",
-                "operationId": f"stream_{endpoint.task.replace('.', '_')}",
-                "parameters": [_TASK_ID, _LAST_EVENT_ID],
-                "responses": {
-                    "200": {
-                        "description": _EVENTS_DESCRIPTION,
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
-                    **_errors(401, 404, 503),
-                },
-            }
-        },
-        f"{endpoint.path}/events": {
-            "get": {
-                "summary": "Many tasks' states as they happen, over one stream (Server-Sent Events)",
-                "operationId": f"stream_many_{endpoint.task.replace('.', '_')}",
-                "parameters": [_TASK_IDS, _LAST_EVENT_ID_PARAMETER, _LAST_EVENT_ID],
-                "responses": {
-                    "200": {
-                        "description": _TASK_SET_EVENTS_DESCRIPTION,
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "204": {"description": "The client has every task's final event: stop reconnecting"},
-                    **_errors(401, 404, 503),
-                    "422": _json("Error", "No task_id, or more than MAX_TASKS_PER_STREAM of them"),
-                },
-            }
-        },
-        f"{endpoint.path}/{{task_id}}": {
-            "delete": {
-                "summary": "Cancel the task",
-                "operationId": f"cancel_{endpoint.task.replace('.', '_')}",
-                "parameters": [_TASK_ID],
-                "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(401, 404, 409, 503)},
-            }
-        },
-    }
-
-
-def openapi_document(plugins: list[PluginRoutes], token_required: bool) -> dict[str, Any]:
+def openapi_document(routes: Iterable[BaseRoute], token_required: bool) -> dict[str, Any]:
+    """The document of ``routes`` (each DocumentedRoute's operations) and of /openapi.json."""
     components: dict[str, Any] = {}
     for model in MODELS:
         _add(components, model)
-    paths: dict[str, Any] = {
-        "/": {
-            "get": {
-                "summary": "The web page",
-                "operationId": "page",
-                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
-            }
-        },
-        "/healthz": {
-            "get": {
-                "summary": "Whether Redis answers",
-                "operationId": "healthz",
-                "security": [],
-                "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics of this web process",
-                "operationId": "metrics",
-                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
-            }
-        },
-        "/api/plugins": {
-            "get": {
-                "summary": "The plugins this service serves, each endpoint with its path and task schema",
-                "operationId": "plugins",
-                "responses": {"200": _json({"type": "array", "items": {"type": "object"}}, "The plugins")},
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "operationId": "openapi",
-                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
-            }
-        },
-    }
-    for plugin in plugins:
-        paths.update(_plugin_paths(plugin))
-        for endpoint in plugin.endpoints:
-            _add(components, endpoint.request_model, mode="validation")
-            paths.update(_endpoint_paths(endpoint))
+    paths: dict[str, Any] = {"/openapi.json": {"get": _OPENAPI}}
+    for route in routes:
+        if isinstance(route, DocumentedRoute):
+            paths.setdefault(route.path, {}).update(route.operations)
+            for model in route.models:
+                _add(components, model, mode="validation")
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -298,43 +335,6 @@ def openapi_document(plugins: list[PluginRoutes], token_required: bool) -> dict[
         "components": {"schemas": components},
     }
     if token_required:
-        paths["/login"] = {
-            "get": {
-                "summary": "A form for the API token",
-                "operationId": "login_form",
-                "security": [],
-                "responses": {"200": {"description": "HTML form"}},
-            },
-            "post": {
-                "summary": "Sign in: sets the session cookie that the page's EventSource sends",
-                "operationId": "login",
-                "security": [],
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"token": {"type": "string"}},
-                                "required": ["token"],
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "303": {"description": "Signed in (a new session, for SESSION_MAX_AGE); back to the page"},
-                    "401": {"description": "Wrong token"},
-                    "429": {"description": "Too many wrong tokens from this address; see Retry-After"},
-                },
-            },
-        }
-        paths["/logout"] = {
-            "post": {
-                "summary": "Sign out: the session cookie stops working, even replayed",
-                "operationId": "logout",
-                "security": [],
-                "responses": {"303": {"description": "Signed out; on to /login"}},
-            }
-        }
         document["components"]["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "API_TOKEN"},
             "session": {"type": "apiKey", "in": "cookie", "name": "live_progress_session"},

@@ -16,7 +16,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from live_progress.web.api import openapi as api
 from live_progress.web.api.bodies import read_body
+from live_progress.web.api.openapi import DocumentedRoute
 from live_progress.web.errors import ServiceUnavailable, error_response
 from live_progress.web.security.sessions import Sessions
 from live_progress.web.services import services_of
@@ -119,4 +121,7 @@ def login_routes(token: str) -> list[Route]:
         response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
-    return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"])]
+    return [
+        DocumentedRoute("/login", login, {"get": api.LOGIN_FORM, "post": api.LOGIN}),
+        DocumentedRoute("/logout", logout, {"post": api.LOGOUT}),
+    ]
