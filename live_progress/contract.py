@@ -28,6 +28,7 @@ PROGRESS_STATE = "PROGRESS"
 WAITING_STATE = "WAITING"
 
 EventKind = Literal["status", "progress", "result", "error", "segment"]
+Outcome = Literal["success", "failure", "cancelled"]
 
 _FINAL_KINDS = frozenset({"result", "error"})
 # Keys Celery itself puts in a STARTED state's meta; they are not the task's progress.
@@ -86,6 +87,8 @@ class TaskView:
     body: dict[str, Any]
     # A task a worker is executing keeps a heartbeat; without one its worker is gone.
     executing: bool = False
+    # How a final view ended: for the metrics, which must not read it out of a message.
+    outcome: Outcome | None = None
 
     @property
     def final(self) -> bool:
@@ -97,7 +100,7 @@ def _text(title: str, value: str) -> dict[str, Any]:
 
 
 PENDING_VIEW = TaskView("status", _text("status", "Task status: PENDING"))
-CANCELLED_VIEW = TaskView("error", _text("error", "Task cancelled"))
+CANCELLED_VIEW = TaskView("error", _text("error", "Task cancelled"), outcome="cancelled")
 
 
 def heartbeat_key(task_id: str) -> str:
@@ -113,7 +116,7 @@ def segments_key(task_id: str) -> str:
 
 
 def failed_view(reason: str) -> TaskView:
-    return TaskView("error", _text("error", f"Task failed: {reason}"))
+    return TaskView("error", _text("error", f"Task failed: {reason}"), outcome="failure")
 
 
 def view_task(meta: Mapping[str, Any] | None) -> TaskView:
@@ -125,7 +128,7 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     if state == "PENDING":
         return PENDING_VIEW
     if state == "SUCCESS":
-        return TaskView("result", {"root": result})
+        return TaskView("result", {"root": result}, outcome="success")
     if state == "FAILURE":
         return failed_view(failure_reason(result))
     if state == "REVOKED":

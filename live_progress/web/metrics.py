@@ -68,9 +68,7 @@ class _Tracked(Follower):
 
 
 def _final_state(event: TaskEvent) -> str:
-    if event.kind == "result":
-        return "success"
-    return "cancelled" if b'"Task cancelled"' in event.data else "failure"
+    return event.outcome or ("success" if event.kind == "result" else "failure")
 
 
 class WebMetrics:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from live_progress.contract import WORKER_LOST, EventKind, TaskView, failed_view, view_task
+from live_progress.contract import WORKER_LOST, EventKind, Outcome, TaskView, failed_view, view_task
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ class TaskEvent:
     id: str | None
     frame: bytes  # the SSE frame, shared by every connection that sends it
     executing: bool = False  # a worker should be keeping a heartbeat for it
+    outcome: Outcome | None = None  # how a final event ended
 
     @classmethod
     def from_view(cls, view: TaskView) -> TaskEvent:
@@ -31,7 +32,7 @@ class TaskEvent:
         # gives the same state the same id, and Last-Event-ID works across them.
         event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
         frame = b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), view.kind.encode(), data)
-        return cls(view.kind, view.final, data, event_id, frame, view.executing)
+        return cls(view.kind, view.final, data, event_id, frame, view.executing, view.outcome)
 
 
 def after_last(events: Iterable[TaskEvent], event_id: str | None) -> list[TaskEvent]:
