@@ -1,1 +1,1 @@
-"""``live-progress``: submit a folder to the service and follow it in the terminal."""
+"""``live-progress``: submit a job to any endpoint of the service and follow it in the terminal."""

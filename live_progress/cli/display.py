@@ -3,6 +3,7 @@ when stderr is a file or a pipe (logs, CI)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Protocol, TextIO
 
@@ -110,18 +111,12 @@ def open_many_display(out: TextIO, task_ids: list[str], started: float) -> ManyD
     return ManyBarDisplay(Console(file=out), clocks) if out.isatty() else ManyLineDisplay(out, clocks)
 
 
-def segment_line(root: dict[str, Any]) -> str:
-    """A live segment as one line: ``[a.mp3 0:01.5-0:04.2] text``."""
-    name = str(root.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
-    return f"[{name} {_clock_time(root.get('start', 0))}-{_clock_time(root.get('end', 0))}] {root.get('text', '')}"
-
-
-def _clock_time(seconds: Any) -> str:
-    try:
-        minutes, rest = divmod(max(float(seconds), 0.0), 60)
-    except (TypeError, ValueError):
-        return "?"
-    return f"{int(minutes)}:{rest:04.1f}"
+def live_line(root: dict[str, Any]) -> str:
+    """A live result as one line: the ``line`` its task gave it, else its compact JSON."""
+    line = root.get("line")
+    if isinstance(line, str):
+        return line
+    return json.dumps(root, ensure_ascii=False, separators=(",", ":"))
 
 
 def short(task_id: str) -> str:

@@ -1,18 +1,20 @@
-"""The service's HTTP API as the terminal client uses it: submit, cancel, and follow a task."""
+"""The service's HTTP API as the terminal client uses it: what it offers, submit, cancel, follow
+a task and download what it wrote. Every endpoint of every plugin has the same routes under its
+path (``audio/transcribe``, ``tabular/train``...): each call names the endpoint's path."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, cast
 
 import httpx
 from httpx_sse import SSEError, connect_sse
 
-ENDPOINT = "/audio/transcribe"
 # Failed attempts in a row, with no state between them, before following a task is given up.
 MAX_FAILURES = 8
 MAX_BACKOFF = 10.0
@@ -32,7 +34,7 @@ class ServiceError(Exception):
 @dataclass(frozen=True, slots=True)
 class TaskState:
     """One state of a task: an event kind and the ``root`` of the polling body (or, for a
-    ``segment``, a piece of a file's transcript as soon as the model has it)."""
+    ``segment``, a live result the task published as soon as it had it)."""
 
     kind: Kind
     root: dict[str, Any]
@@ -87,23 +89,55 @@ class Service:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self._http.close()
 
-    def submit(self, folder: str) -> str:
-        body = {"inputs": {"input_dir": {"path": folder}}, "parameters": {}}
-        return str(self._request("POST", ENDPOINT, json=body).json()["task_id"])
+    def plugins(self) -> list[dict[str, Any]]:
+        """``GET /api/plugins``: each plugin with its endpoints and their task schemas."""
+        return cast(list[dict[str, Any]], self._request("GET", "/api/plugins").json())
 
-    def cancel(self, task_id: str) -> bool:
+    def submit(self, path: str, body: dict[str, Any]) -> str:
+        """Submits a RescueBox request (``{"inputs": ..., "parameters": ...}``) to an endpoint."""
+        return str(self._request("POST", f"/{path}", json=body).json()["task_id"])
+
+    def cancel(self, path: str, task_id: str) -> bool:
         """True when the service is cancelling the task, False when it had already finished."""
-        return self._request("DELETE", f"{ENDPOINT}/{task_id}", allow=409).status_code == 202
+        return self._request("DELETE", f"/{path}/{task_id}", allow=409).status_code == 202
 
-    def stream(self, task_id: str, notify: Notify) -> Generator[TaskState, None, None]:
+    def find_endpoint(self, task_id: str, paths: Sequence[str]) -> str:
+        """The path of the endpoint (among ``paths``) that issued the task: the one whose
+        result route knows it."""
+        for path in paths:
+            response = self._request("GET", f"/{path}/result/{task_id}", allow=404)
+            if response.status_code != 404:
+                return path
+        raise ServiceError(
+            f"No task {task_id} was issued by any endpoint of {self.base_url} ({', '.join(paths)}), or it has expired",
+            404,
+        )
+
+    def download(self, path: str, task_id: str, name: str, target: Path) -> None:
+        """Writes the file ``name`` that the finished task's result lists to ``target``."""
+        try:
+            with self._http.stream("GET", f"/{path}/files/{task_id}", params={"name": name}) as response:
+                if response.is_error:
+                    response.read()
+                    raise ServiceError(_error_message(response), response.status_code)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            raise ServiceError(f"Cannot download {name} from {self.base_url}: {exc}") from exc
+
+    def stream(self, path: str, task_id: str, notify: Notify) -> Generator[TaskState, None, None]:
         """The task's states from its SSE stream, reconnecting with Last-Event-ID, to the final one."""
-        for _, state in self._follow(f"{ENDPOINT}/events/{task_id}", {}, {task_id}, notify):
+        for _, state in self._follow(f"/{path}/events/{task_id}", {}, {task_id}, notify):
             yield state
 
-    def stream_many(self, task_ids: list[str], notify: Notify) -> Generator[tuple[str, TaskState], None, None]:
+    def stream_many(
+        self, path: str, task_ids: list[str], notify: Notify
+    ) -> Generator[tuple[str, TaskState], None, None]:
         """Each task's states, named by its id, over one SSE stream, until every one is final."""
         params = {"task_id": task_ids}
-        yield from self._follow(f"{ENDPOINT}/events", params, set(task_ids), notify)
+        yield from self._follow(f"/{path}/events", params, set(task_ids), notify)
 
     def _follow(
         self, url: str, params: dict[str, Any], task_ids: set[str], notify: Notify
@@ -154,12 +188,12 @@ class Service:
                         return None
         return "the stream ended before the task did"
 
-    def poll(self, task_id: str, interval: float, notify: Notify) -> Generator[TaskState, None, None]:
+    def poll(self, path: str, task_id: str, interval: float, notify: Notify) -> Generator[TaskState, None, None]:
         """The task's states from the polling endpoint, every ``interval`` seconds, to the final one."""
         backoff = _Backoff(first=interval)
         while True:
             try:
-                response = self._http.get(f"{ENDPOINT}/result/{task_id}")
+                response = self._http.get(f"/{path}/result/{task_id}")
             except httpx.TransportError as exc:
                 reason = str(exc) or type(exc).__name__
             else:

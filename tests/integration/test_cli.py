@@ -137,7 +137,7 @@ def test_poll_reaches_the_same_transcripts_and_output_writes_them(
 
     assert done.returncode == 0, done.stderr
     assert "Polling" in done.stderr and "Server-Sent Events" not in done.stderr
-    assert f"Wrote 3 transcripts to {tmp_path}" in done.stderr
+    assert f"Wrote 3 texts to {tmp_path}" in done.stderr
     assert done.stdout == ""
     written = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.txt"))
     assert written == ["sub/cooking.txt", "train.txt", "weather.txt"]
@@ -190,7 +190,8 @@ def test_a_file_that_cannot_be_transcribed_exits_1(service: str, audio_root: Pat
     done = run("transcribe", str(audio_root / "with_corrupt"), "--url", service)
 
     assert done.returncode == 1, done.stderr
-    assert f"error: could not transcribe {audio_root / 'with_corrupt' / 'broken.mp3'}" in done.stderr
+    broken = audio_root / "with_corrupt" / "broken.mp3"
+    assert f"error: {broken}: Could not transcribe broken.mp3" in done.stderr
     assert "library" in done.stdout.lower()
 
 
@@ -230,7 +231,7 @@ def test_watch_follows_several_tasks_over_one_stream(service: str, audio_root: P
         assert re.search(rf"^{task_id[:8]}  100%  Done$", done.stderr, re.M), done.stderr
         assert f"Task {task_id}:" in done.stderr
     assert "london" in done.stdout.lower() and "library" in done.stdout.lower()
-    assert f"error: could not transcribe {audio_root / 'with_corrupt' / 'broken.mp3'}" in done.stderr
+    assert f"error: {audio_root / 'with_corrupt' / 'broken.mp3'}: Could not transcribe" in done.stderr
 
 
 def test_watch_of_several_with_an_unknown_one_exits_2_naming_it(service: str, audio_root: Path) -> None:
@@ -239,3 +240,77 @@ def test_watch_of_several_with_an_unknown_one_exits_2_naming_it(service: str, au
 
     assert done.returncode == 2, done.stderr
     assert unknown in done.stderr.strip().splitlines()[-1]
+
+
+def _submit_to(service: str, path: str, folder: Path) -> str:
+    body = json.dumps({"inputs": {"input_dir": {"path": str(folder)}}}).encode()
+    request = Request(f"{service}/{path}", data=body, method="POST", headers={"Content-Type": "application/json"})
+    with urlopen(request, timeout=10) as response:
+        return str(json.load(response)["task_id"])
+
+
+def test_submit_runs_any_endpoint_from_its_schema(service: str, audio_root: Path) -> None:
+    batch = audio_root / "batch"
+    done = run("submit", "audio/inspect", "--input", f"input_dir={batch}", "--url", service)
+
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"^Submitted audio/inspect \(input_dir={batch}\) as task \S+$", done.stderr, re.M), done.stderr
+    assert f"# {batch / 'weather.mp3'}\n5.2 s, 16000 Hz, 1 channel, MP3 (MPEG audio layer 3)\n" in done.stdout
+
+    as_json = run("submit", "audio/inspect", "-i", f"input_dir={batch}", "--url", service, "--json", "--no-segments")
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert {Path(f["path"]).name for f in result["files"]} == {"train.WAV", "weather.mp3", "cooking.flac"}
+
+
+def test_submit_types_the_parameters_as_the_schema_says(service: str, audio_root: Path) -> None:
+    long = audio_root / "long"
+    done = run(
+        "submit", "audio/transcribe", "-i", f"input_dir={long}", "-p", "formats=txt, srt", "-p", "mode=fast",
+        "--url", service,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    task_id = re.search(r"as task (\S+)", done.stderr)[1]  # type: ignore[index]
+    assert [f["name"] for f in result_of(service, task_id)["texts"][0]["files"]] == ["story.txt", "story.srt"]
+    assert "sister" in done.stdout
+
+
+def test_watch_finds_the_endpoint_of_each_task(service: str, audio_root: Path) -> None:
+    inspected = _submit_to(service, "audio/inspect", audio_root / "batch")
+    alone = run("watch", inspected, "--url", service)
+    assert alone.returncode == 0, alone.stderr
+    assert "MP3 (MPEG audio layer 3)" in alone.stdout
+    named = run("watch", inspected, "--url", service, "--endpoint", "audio/inspect")
+    assert named.returncode == 0 and named.stdout == alone.stdout, named.stderr
+
+    # Tasks of two endpoints: a stream each, a bar each, a report each.
+    transcribed = _submit_to(service, "audio/transcribe", audio_root / "long")
+    both = run("watch", transcribed, inspected, "--url", service)
+    assert both.returncode == 0, both.stderr
+    assert "Following 2 tasks" in both.stderr and "over 2 Server-Sent Events streams" in both.stderr
+    for task_id in (transcribed, inspected):
+        assert re.search(rf"^{task_id[:8]}  100%  Done$", both.stderr, re.M), both.stderr
+    assert "sister" in both.stdout and "MP3 (MPEG audio layer 3)" in both.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["submit", "audio/nothing", "-i", "input_dir=/x"], "'audio/nothing'"),
+        (["submit", "audio/inspect"], "audio/inspect needs --input input_dir=… (Folder of audio files)"),
+        (["submit", "audio/inspect", "-i", "input_dir={root}/nowhere"], "{root}/nowhere"),
+        (
+            ["submit", "audio/transcribe", "-i", "input_dir={root}/batch", "-p", "mode=slow"],
+            "--param mode has value 'slow'; it must be one of accurate, fast",
+        ),
+        (["transcribe", "{root}/batch", "-p", "speed=2"], "--param 'speed': audio/transcribe has no such param"),
+    ],
+)
+def test_a_submit_that_does_not_fit_exits_2_naming_it(
+    service: str, audio_root: Path, args: list[str], named: str
+) -> None:
+    done = run(*(arg.format(root=audio_root) for arg in args), "--url", service)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and named.format(root=audio_root) in done.stderr, done.stderr

@@ -33,7 +33,33 @@ def test_url_and_token_come_from_the_environment() -> None:
     assert (args.url, args.token) == ("http://elsewhere:9000", "s3cret")
 
 
-@pytest.mark.parametrize("argv", [[], ["transcribe"], ["watch"], ["transcribe", "x", "--interval", "0"], ["nope"]])
+def test_submit_takes_an_endpoint_with_inputs_and_parameters() -> None:
+    args = build_parser({}).parse_args(
+        ["submit", "tabular/train", "-i", "csv_file=a.csv", "--input", "target=y", "-p", "folds=3", "--json"]
+    )
+    assert (args.command, args.endpoint) == ("submit", "tabular/train")
+    assert (args.input, args.param, args.json) == (["csv_file=a.csv", "target=y"], ["folds=3"], True)
+
+
+def test_transcribe_takes_parameters_and_watch_an_endpoint() -> None:
+    assert build_parser({}).parse_args(["transcribe", "/a", "--param", "mode=fast"]).param == ["mode=fast"]
+    args = build_parser({}).parse_args(["watch", TASK_ID, "--endpoint", "audio/inspect"])
+    assert args.endpoint == "audio/inspect"
+    assert build_parser({}).parse_args(["watch", TASK_ID]).endpoint is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["transcribe"],
+        ["watch"],
+        ["submit"],
+        ["transcribe", "x", "--interval", "0"],
+        ["watch", "x", "-p", "a=b"],
+        ["nope"],
+    ],
+)
 def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         build_parser({}).parse_args(argv)
@@ -47,6 +73,7 @@ def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture
         (["transcribe", "/a"], f"live-progress watch {TASK_ID}"),
         (["transcribe", "/a", "--url", "http://h", "--poll"], f"live-progress watch {TASK_ID} --url http://h --poll"),
         (["watch", TASK_ID, "-o", "my dir"], f"live-progress watch {TASK_ID} --output 'my dir'"),
+        (["submit", "a/b", "-i", "x=1", "--json"], f"live-progress watch {TASK_ID} --json"),
     ],
 )
 def test_the_command_to_follow_again_keeps_what_matters(argv: list[str], command: str) -> None:

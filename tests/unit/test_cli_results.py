@@ -1,4 +1,4 @@
-"""What the terminal client makes of a task's states: kinds, exit codes, transcripts and their files."""
+"""What the terminal client makes of a task's states: kinds, exit codes, texts and their files, other results."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from live_progress.cli.display import BarDisplay, LineDisplay, segment_line
+from live_progress.cli.display import BarDisplay, LineDisplay, live_line
 from live_progress.cli.eta import ProgressClock
 from live_progress.cli.results import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
+    download_target,
     exit_code,
+    is_batch,
+    listed_files,
     output_names,
-    print_transcripts,
-    write_transcripts,
+    print_result,
+    print_texts,
+    shown,
+    table,
+    write_texts,
 )
 from live_progress.cli.service import TaskState, poll_kind
 
@@ -61,9 +67,9 @@ def test_exit_codes(state: TaskState, code: int) -> None:
     assert exit_code(state) == code
 
 
-def test_printed_transcripts_name_their_files_and_leave_out_failures() -> None:
+def test_printed_texts_name_their_files_and_leave_out_failures() -> None:
     out = io.StringIO()
-    print_transcripts(RESULT, out)
+    print_texts(RESULT, out)
     assert out.getvalue() == "# /in/a.mp3\nAlpha.\n\n# /in/sub/b.wav\nBeta.\n\n"
 
 
@@ -79,8 +85,8 @@ def test_output_names_mirror_the_folders_and_keep_clashing_names_apart() -> None
     assert output_names([]) == {}
 
 
-def test_write_transcripts(tmp_path: Path) -> None:
-    written = write_transcripts(RESULT, tmp_path / "out")
+def test_write_texts(tmp_path: Path) -> None:
+    written = write_texts(RESULT, tmp_path / "out")
     assert written == [tmp_path / "out" / "a.txt", tmp_path / "out" / "sub" / "b.txt"]
     assert (tmp_path / "out" / "sub" / "b.txt").read_text() == "Beta.\n"
 
@@ -113,10 +119,78 @@ def test_bar_display_draws_a_bar_with_percent_and_description() -> None:
 @pytest.mark.parametrize(
     ("root", "line"),
     [
-        ({"file": "/abs/dir/a.mp3", "start": 1.5, "end": 4.25, "text": "Hello."}, "[a.mp3 0:01.5-0:04.2] Hello."),
-        ({"file": "C:\\dir\\b.wav", "start": 61, "end": 75.04, "text": "x"}, "[b.wav 1:01.0-1:15.0] x"),
-        ({"file": "c.ogg", "start": "junk", "end": None, "text": ""}, "[c.ogg ?-?] "),
+        (
+            {
+                "title": "segment",
+                "file": "/d/a.mp3",
+                "start": 1.5,
+                "end": 4.2,
+                "text": "Hi.",
+                "line": "[a.mp3 0:01.5-0:04.2] Hi.",
+            },
+            "[a.mp3 0:01.5-0:04.2] Hi.",
+        ),
+        ({"title": "candidate", "line": "n_estimators=100: accuracy 0.93"}, "n_estimators=100: accuracy 0.93"),
+        ({"title": "candidate", "score": 0.5, "name": "é"}, '{"title":"candidate","score":0.5,"name":"é"}'),
     ],
 )
-def test_a_live_segment_is_one_line_with_its_file_and_times(root: dict, line: str) -> None:
-    assert segment_line(root) == line
+def test_a_live_result_is_its_line_or_else_its_json(root: dict, line: str) -> None:
+    assert live_line(root) == line
+
+
+RANKED = {
+    "target": "species",
+    "best": {"n_estimators": 100, "accuracy": 0.95333333},
+    "ranking": [
+        {"rank": 1, "n_estimators": 100, "accuracy": 0.95333333, "std": 0.0163},
+        {"rank": 2, "n_estimators": 10, "accuracy": 0.94, "std": 0.00001234, "note": None},
+    ],
+    "files_dir": "/data/models",
+    "files": [{"name": "model.joblib"}, {"name": "sub/report.json"}],
+}
+
+
+def test_any_other_result_prints_its_fields_and_its_rows_as_a_table() -> None:
+    out = io.StringIO()
+    print_result(RANKED, out)
+    assert out.getvalue().splitlines() == [
+        "target: species",
+        'best: {"n_estimators":100,"accuracy":0.95333333}',
+        "ranking:",
+        "  rank  n_estimators  accuracy  std       note",
+        "  1     100           0.9533    0.0163",
+        "  2     10            0.94      1.23e-05",
+        "files_dir: /data/models",
+    ]
+    assert exit_code(TaskState("result", RANKED)) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (3, "3"),
+        (2.0, "2"),
+        (0.5, "0.5"),
+        (1 / 3, "0.3333"),
+        (-0.00001234, "-1.23e-05"),
+        (True, "True"),
+        ([1, "a"], '[1,"a"]'),
+    ],
+)
+def test_values_are_shown_short(value: Any, text: str) -> None:
+    assert shown(value) == text
+
+
+def test_files_listed_for_download_and_where_they_go(tmp_path: Path) -> None:
+    assert listed_files(RANKED) == ["model.joblib", "sub/report.json"]
+    assert listed_files({"files": [{"path": "/a.mp3"}]}) == []  # no files_dir: rows, not downloads
+    assert listed_files(RESULT) == []
+    assert download_target(tmp_path, "sub/report.json") == tmp_path / "sub" / "report.json"
+    with pytest.raises(ValueError, match="outside"):
+        download_target(tmp_path, "../escape")
+
+
+def test_a_batch_is_a_list_of_texts() -> None:
+    assert is_batch(RESULT) and not is_batch(RANKED) and not is_batch({"texts": [{"title": "no value"}]})
+    assert table([{"a": 1}, {"b": "x"}]) == ["a  b", "1", "   x"]
