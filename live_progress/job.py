@@ -12,13 +12,13 @@ import datetime
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, NoReturn
-
-from celery import Task
-from celery.backends.redis import RedisBackend
-from celery.exceptions import Ignore
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from live_progress.contract import WAITING_STATE, children_key, heartbeat_key, progress_meta, segments_key
+
+if TYPE_CHECKING:  # Celery is imported where a task runs, not by ``import live_progress``.
+    from celery import Task
+    from celery.backends.redis import RedisBackend
 
 __all__ = ["Job", "require_redis_backend"]
 
@@ -41,6 +41,8 @@ return id
 def require_redis_backend(celery: Any) -> RedisBackend:
     """The app's result backend, which must be Celery's Redis backend: the web streams the
     states that backend publishes as it stores them; another backend would leave streams silent."""
+    from celery.backends.redis import RedisBackend
+
     backend = celery.backend
     if not isinstance(backend, RedisBackend):
         raise RuntimeError(
@@ -141,6 +143,8 @@ class Job:
         its percent (nobody owes it a heartbeat), and the task queued again under its id.
 
         Raises Celery's ``Ignore``, so nothing more is stored for this run."""
+        from celery.exceptions import Ignore
+
         task, request = self.task, self.task.request
         self.save_checkpoint(checkpoint)
         task.update_state(task_id=self.id, state=WAITING_STATE, meta=progress_meta(percent, description, **extra))
