@@ -29,7 +29,7 @@ from bench.measure import percentile, raise_fd_limit
 from bench.profile import Profile, Profiler, print_profile, top_frames
 from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, render, write_results
 from bench.scenario import Load, WatchResult, run_watch
-from bench.servers import SERVERS, WebSpec, serving_pid
+from bench.servers import PROCFILE_FACTORY, SERVERS, WebSpec, serving_pid
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
 from bench import ROOT
 from live_progress.launch.processes import Process
@@ -52,7 +52,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--http-connections", type=int, default=32)
     parser.add_argument("--http-seconds", type=float, default=5.0)
     parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the ASGI server every web runs under")
-    parser.add_argument("--web-factory", default="live_progress.web.app:create_app", help="the app under test (uvicorn --factory)")
+    parser.add_argument(
+        "--web-factory", default=PROCFILE_FACTORY, help="the app under test (uvicorn --factory; default %(default)s)"
+    )
     parser.add_argument(
         "--web-processes", type=int, default=1, help="the service's web processes (WEB_CONCURRENCY), on one port"
     )

@@ -20,7 +20,7 @@ from live_progress.launch.procfile import procfile_command
 from live_progress.launch.redis_server import free_port
 
 # The app the Procfile's web line serves; a benchmark may serve another in its place.
-PROCFILE_FACTORY = "live_progress.web.app:create_app"
+PROCFILE_FACTORY = "live_progress.web.process:create_process_app"
 # Above somaxconn, which then caps it: as deep an accept queue as the kernel allows.
 BACKLOG = 16384
 

@@ -34,7 +34,7 @@ def test_web_runs_uvicorn_with_the_procfiles_flags() -> None:
 
     assert args[:3] == [sys.executable, "-m", "uvicorn"]
     assert args[3:] == [
-        "live_progress.web.app:create_app",
+        "live_progress.web.process:create_process_app",
         "--factory",
         "--host",
         "0.0.0.0",

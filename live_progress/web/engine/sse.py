@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
@@ -87,7 +85,7 @@ class Streams:
         # Fine enough for both, and for SIGTERM to end the streams within half a second.
         self.tick = max(0.05, min(0.5, ping_seconds / 4, send_timeout / 4))
         self.cut_offs = 0
-        self.stopping = False  # the server was told to stop (see on_exit_signals)
+        self.stopping = False  # the server or the lifespan is stopping (see stop)
         self.raw_headers = sse_headers(headers)  # every response's, unless it is given its own
         self.ping = ping_frame()  # the latest, shared by the streams a round pings
         self._clock = clock
@@ -134,8 +132,17 @@ class Streams:
                 stream.wake.set()
 
     def stop(self) -> None:
-        """End every stream at the timer's next round (the server is stopping)."""
+        """End every stream at the timer's next round (the server is stopping). Safe to call
+        from a signal handler: it only sets a flag."""
         self.stopping = True
+
+    async def end(self, timeout: float) -> None:
+        """End every stream now and wait, up to ``timeout`` seconds, for their responses to
+        finish: what owns the Redis clients they read closes them only after that."""
+        self.stop()
+        self.check()
+        if tasks := {stream.task for stream in self._streams}:
+            await asyncio.wait(tasks, timeout=timeout)
 
     def response(
         self,
@@ -188,35 +195,6 @@ class Streams:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.send_timeout):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def on_exit_signals(callback: Callable[[], None]) -> Callable[[], None]:
-    """Call ``callback`` on SIGTERM or SIGINT, then the handler installed before (uvicorn's);
-    returns how to put that handler back.
-
-    uvicorn installs its exit handler before it loads a ``--factory`` app, so the patch
-    sse-starlette makes to that handler on import comes too late to be called and its
-    ``AppStatus`` is never set: chaining to the installed handler is what works."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    chained: dict[signal.Signals, Callable[[int, object], object]] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(sig)
-        if not callable(previous):  # no server's handler to pass the signal on to
-            continue
-
-        def handler(signum: int, frame: object, previous: Callable[[int, object], object] = previous) -> None:
-            callback()
-            previous(signum, frame)
-
-        signal.signal(sig, handler)
-        chained[sig] = previous
-
-    def undo() -> None:
-        for sig, previous in chained.items():
-            signal.signal(sig, previous)
-
-    return undo
 
 
 async def _until_disconnect(receive: Receive, stream: _Stream) -> None:
