@@ -55,8 +55,10 @@ def connect(settings: Settings) -> Connections:
     # have been missed), so the client must not retry behind its back.
     listener: dict[str, Any] = {"socket_connect_timeout": 2, "socket_keepalive": True, "retry": Retry(NoBackoff(), 0)}
     if not is_sentinel(url):
+        # from_pool: the client owns its pool and disconnects it on aclose() (a client given a
+        # pool with connection_pool= leaves it open, its connections then freed only by the GC).
         return Connections(
-            Redis(connection_pool=BlockingConnectionPool.from_url(url, **reads)), Redis.from_url(url, **listener)
+            Redis.from_pool(BlockingConnectionPool.from_url(url, **reads)), Redis.from_url(url, **listener)
         )
     where = SentinelURL.parse(url)
     sentinel = Sentinel(
