@@ -240,6 +240,7 @@ def test_another_endpoint_is_offered_and_its_job_followed_at_its_own_path(
     # The form is the inspect endpoint's now: the folder typed stays, the options go.
     expect(page.get_by_label("Folder of audio files")).to_have_value(str(batch))
     expect(page.get_by_label("Mode")).to_have_count(0)
+    expect(page.get_by_text("Options", exact=True)).to_be_hidden()
     page.get_by_role("button", name="Inspect audio files").click()
 
     job = page.get_by_role("article", name=str(batch), exact=True)
