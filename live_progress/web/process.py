@@ -13,7 +13,8 @@ import gc
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import cast
+from types import FrameType
+from typing import Any, cast
 
 from starlette.applications import Starlette
 
@@ -55,13 +56,15 @@ def on_exit_signals(callback: Callable[[], None]) -> Callable[[], None]:
     ``AppStatus`` is never set: chaining to the installed handler is what works."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    chained: dict[signal.Signals, Callable[[int, object], object]] = {}
+    chained: dict[signal.Signals, Callable[[int, FrameType | None], Any]] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
         if not callable(previous):  # no server's handler to pass the signal on to
             continue
 
-        def handler(signum: int, frame: object, previous: Callable[[int, object], object] = previous) -> None:
+        def handler(
+            signum: int, frame: FrameType | None, previous: Callable[[int, FrameType | None], Any] = previous
+        ) -> None:
             callback()
             previous(signum, frame)
 
