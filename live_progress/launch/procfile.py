@@ -2,7 +2,7 @@
 
 honcho runs each line with a shell; here the line is expanded the way that shell would for
 the ``$NAME`` and ``${NAME:-default}`` it uses, and its program is run as ``python -m`` of
-this interpreter, the environment honcho puts first on PATH (see live_progress/launch/__main__.py).
+this interpreter, the environment honcho puts first on PATH (see live_progress/launch/service.py).
 """
 
 from __future__ import annotations
