@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import orjson
 
 from live_progress.contract import WORKER_LOST, EventKind, Outcome, TaskView, failed_view, view_task
+from live_progress.web.engine.frames import event_frame
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class TaskEvent:
         # Derived from the content alone, so every connection and every replica
         # gives the same state the same id, and Last-Event-ID works across them.
         event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
-        frame = b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), view.kind.encode(), data)
+        frame = event_frame(view.kind, data, event_id)
         return cls(view.kind, view.final, data, event_id, frame, view.executing, view.outcome)
 
 
@@ -83,4 +84,4 @@ def segment_event(message: bytes) -> TaskEvent:
 def stream_lost_event(reason: str) -> TaskEvent:
     """Ends a stream whose source of truth went away; it has no id so a reconnect resumes."""
     data = orjson.dumps({"error": f"{reason}; reconnect to resume", "reconnect": True})
-    return TaskEvent("error", True, data, None, b"event: error\ndata: %s\n\n" % data)
+    return TaskEvent("error", True, data, None, event_frame("error", data))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from live_progress.web.engine.events import TaskEvent
+from live_progress.web.engine.frames import event_frame, opening
 from live_progress.web.engine.hub import Inbox, Wake
 
 
@@ -84,7 +85,7 @@ class Cursor:
         """The SSE frame of ``event``, just taken, with the client's position as its id."""
         if self.segment_id is None or event.id is None:
             return event.frame  # no segments: the state's own frame, shared by every stream
-        return b"id: %s\nevent: %s\ndata: %s\n\n" % (self.position().encode(), event.kind.encode(), event.data)
+        return event_frame(event.kind, event.data, self.position())
 
     def caught_up(self) -> None:
         """Drop the queued states the snapshot covers (call once it was sent)."""
@@ -99,7 +100,7 @@ async def task_frames(cursor: Cursor, ready: Wake, retry_ms: int) -> AsyncGenera
     new came (live_progress/web/engine/sse.py).
     """
     first = b"".join(cursor.frame(event) for event in cursor.first())
-    yield b"retry: %d\n" % retry_ms + (first or b"\n")
+    yield opening(retry_ms, first)
     if cursor.done:
         return
     cursor.caught_up()

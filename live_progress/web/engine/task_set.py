@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 
 from live_progress.web.engine.events import TaskEvent
+from live_progress.web.engine.frames import event_frame, opening
 from live_progress.web.engine.hub import Wake
 from live_progress.web.engine.streaming import Cursor, entry_order
 
@@ -98,12 +99,8 @@ def _frame(task_id: str, event: TaskEvent, cursors: Mapping[str, Cursor]) -> byt
     """``event`` of ``task_id``, just taken by its cursor, with the positions in every task after it."""
     positions = {t: (c.last_id, c.segment_id) for t, c in cursors.items() if c.last_id or c.segment_id}
     # event.data is the polling body, {"root": ...}: the task id goes in front of root.
-    return b'id: %s\nevent: %s\ndata: {"task_id":"%s",%s\n\n' % (
-        encode_positions(positions).encode(),
-        event.kind.encode(),
-        task_id.encode(),
-        event.data[1:],
-    )
+    data = b'{"task_id":"%s",%s' % (task_id.encode(), event.data[1:])
+    return event_frame(event.kind, data, encode_positions(positions))
 
 
 async def task_set_frames(cursors: Mapping[str, Cursor], ready: Wake, retry_ms: int) -> AsyncGenerator[bytes, None]:
@@ -116,7 +113,7 @@ async def task_set_frames(cursors: Mapping[str, Cursor], ready: Wake, retry_ms: 
     the last id.
     """
     first = [_frame(task_id, event, cursors) for task_id, c in cursors.items() for event in c.first()]
-    yield b"retry: %d\n" % retry_ms + (b"".join(first) if first else b"\n")
+    yield opening(retry_ms, b"".join(first))
     if all(c.done for c in cursors.values()):
         return
     for cursor in cursors.values():
