@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import pytest
 import uvicorn
-from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -209,14 +208,11 @@ async def test_the_server_stopping_ends_every_stream_cleanly() -> None:
     async with serving() as server:
         readers = [await server.open() for _ in range(3)]
         await server.feed(3)
-        AppStatus.should_exit = True  # what sse-starlette's hook on uvicorn's exit handler sets
-        try:
-            for reader, writer, _ in readers:
-                await read_until(reader, b"0\r\n\r\n", timeout=3)
-                writer.close()
-            await eventually(lambda: server.streams.open == 0, 5, what="every slot given back")
-        finally:
-            AppStatus.should_exit = False
+        server.streams.stop()  # what the process's exit signals call (live_progress/web/process.py)
+        for reader, writer, _ in readers:
+            await read_until(reader, b"0\r\n\r\n", timeout=3)
+            writer.close()
+        await eventually(lambda: server.streams.open == 0, 5, what="every slot given back")
         assert all(feed.on_close_calls == 1 for feed in server.feeds)
 
 

@@ -10,9 +10,11 @@ loop per process, a few times a second: it pings the streams that sent nothing f
 ``ping_seconds``, cuts off a stream whose send has been stuck for ``send_timeout`` (a client
 that stopped reading), and ends every stream when the server stops.
 
-sse-starlette stays the SSE layer: the ping is its ``ServerSentEvent`` comment in its default
-format, the headers are those it sets, and its ``AppStatus`` (set from uvicorn's exit handler)
-says when the server stops.
+What stays sse-starlette's: the ping is its keep-alive comment, byte for byte, and the headers
+are those it sets. When the server stops is not its ``AppStatus`` (not part of its API, and
+never set under ``uvicorn --factory``, which installs its exit handler before the import that
+would patch it): ``Streams.stop``, which the process's exit signals call
+(live_progress/web/process.py), and ``Streams.end`` at the end of the app's lifespan.
 
 A frame source is an async generator of bytes that waits on the stream's ``wake`` event and
 yields ``b""`` when woken with nothing to send: the moment for a ping, or to end.
@@ -26,13 +28,14 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
+from typing import cast
 
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import AppStatus
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import MutableHeaders
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from live_progress.web.engine.frames import comment_frame
 from live_progress.web.engine.hub import Wake
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ Frames = AsyncGenerator[bytes, None]
 
 def ping_frame() -> bytes:
     """sse-starlette's default keep-alive: a comment with the time."""
-    return ServerSentEvent(comment=f"ping - {datetime.now(UTC)}", sep=EventSourceResponse.DEFAULT_SEPARATOR).encode()
+    return comment_frame(f"ping - {datetime.now(UTC)}")
 
 
 class _Stream:
@@ -112,7 +115,7 @@ class Streams:
     def check(self) -> None:
         """One round: end every stream if the server is stopping, else ping the idle ones and
         cut off those whose send has been stuck for longer than ``send_timeout``."""
-        if self.stopping or AppStatus.should_exit:
+        if self.stopping:
             for stream in self._streams:
                 stream.end()
             return
@@ -215,9 +218,12 @@ def sse_headers(headers: Mapping[str, str] | None = None) -> list[tuple[bytes, b
     return merged.raw
 
 
-class EventStreamResponse(Response):
+class EventStreamResponse(StreamingResponse):
     """An SSE response on a process's ``Streams``; it gives back its slot, and calls
-    ``on_close``, however it ends."""
+    ``on_close``, however it ends.
+
+    Built by Starlette's own constructor, so it is all a ``Response`` is read for (status,
+    headers, background); only the sending is its own."""
 
     media_type = "text/event-stream"
 
@@ -229,22 +235,23 @@ class EventStreamResponse(Response):
         on_close: Callable[[], None],
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.status_code = 200
-        self.background = None
-        # Encoded once per process, not per stream, for the usual headers.
-        self.raw_headers = streams.raw_headers if headers is None else sse_headers(headers)
-        self._frames = frames
+        super().__init__(frames)
+        # The usual headers are encoded once per process, and each response gets its own list
+        # of them: middleware, or whoever sets a header on the response, adds to that list.
+        self.raw_headers = [*streams.raw_headers] if headers is None else sse_headers(headers)
         self._wake = wake
         self._streams = streams
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            # A copy: middleware may add to the list it is sent (CORS does).
-            await send({"type": "http.response.start", "status": self.status_code, "headers": [*self.raw_headers]})
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             # HEAD gets the headers only, as from sse-starlette: an endless body would never end.
-            if scope["method"] == "HEAD" or await self._streams.serve(self._frames, self._wake, receive, send):
+            frames = cast(Frames, self.body_iterator)
+            if scope["method"] == "HEAD" or await self._streams.serve(frames, self._wake, receive, send):
                 await self._streams.complete(send)
         finally:
             self._streams.release()
             self._on_close()
+        if self.background is not None:
+            await self.background()
