@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 
 from celery import Task, states
-from celery.worker import state as worker_state
 from celery.worker.request import Request
+
+from live_progress.worker._celery_seams import revoke_here, revoked_here
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ class DurableRevokeRequest(Request):
     _read_stored_state = False
 
     def revoked(self) -> bool:
-        if not self._read_stored_state and self.id not in worker_state.revoked:
+        if not self._read_stored_state and not revoked_here(self.id):
             self._read_stored_state = True
             if _stored_state(self.task, self.id) == states.REVOKED:
-                worker_state.revoked.add(self.id)
+                revoke_here(self.id)
         return bool(super().revoked())
 
 

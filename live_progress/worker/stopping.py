@@ -19,7 +19,8 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_shutting_down
-from celery.worker import state as worker_state
+
+from live_progress.worker._celery_seams import executing_requests
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def install_stop_flag(celery: Celery) -> StopFlag:
             flag.disarm()
 
     def pass_on(**_: Any) -> None:
-        for request in list(worker_state.active_requests):
+        for request in executing_requests():
             if request.task.app is celery and request.worker_pid:
                 logger.info("Stopping %s[%s] to hand it on", request.name, request.id)
                 os.kill(request.worker_pid, signal.SIGTERM)
