@@ -52,8 +52,8 @@ class TrainParameters(BaseModel):
         if value not in choices:
             raise PydanticCustomError(
                 "choice",
-                "has value {value!r}; choose one of {choices}",
-                {"value": value, "choices": ", ".join(choices)},
+                "has value {value}; choose one of {choices}",
+                {"value": repr(value), "choices": ", ".join(choices)},
             )
         return value
 

@@ -66,6 +66,8 @@ def read_table(
             first = handle.readline()
             if not first.strip():
                 raise _file_error(shown, "which is empty: a CSV file starts with a line naming its columns")
+            if "\x00" in first:
+                raise _not_text(shown, 1)
             delimiter = max(DELIMITERS, key=first.count)
             handle.seek(0)
             reader = csv.reader(handle, delimiter=delimiter)
@@ -156,6 +158,8 @@ def _number(table: Table, cell: str, column: str, line: int) -> float:
     else:
         if math.isfinite(value):
             return value
+    if "\x00" in cell:
+        raise _not_text(table.name, line)
     raise _file_error(
         table.name,
         f"whose column {column!r} is not numeric (line {line} has {cell!r}): leave it out with {IGNORE_FIELD}, "
@@ -228,6 +232,10 @@ def _float(text: str) -> float | None:
 
 def _file_error(shown: str, what: str) -> TableError:
     return TableError(f"{CSV_FIELD} has value {shown!r}, {what}")
+
+
+def _not_text(shown: str, line: int) -> TableError:
+    return _file_error(shown, f"which is not a CSV file: line {line} holds a NUL byte (a binary file?)")
 
 
 def _listed(columns: Sequence[str]) -> str:
