@@ -23,26 +23,28 @@ class TrainParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     family: Family = Field(
-        "random_forest",
+        default="random_forest",
         title="Model family",
         description="The scikit-learn classifier to fit: random forest, logistic regression, histogram gradient "
         "boosting, support vector machine (RBF), k nearest neighbours or a decision tree",
     )
     grid: list[float] = Field(
-        [],
+        default_factory=list,
         title="Values to try",
         description=f"Values of the family's main hyper-parameter, comma-separated; empty: {_knobs()}",
     )
-    folds: int = Field(5, ge=2, le=10, title="Folds", description="Stratified cross-validation folds (2 to 10)")
+    folds: int = Field(default=5, ge=2, le=10, title="Folds", description="Stratified cross-validation folds (2 to 10)")
     metric: Metric = Field(
-        "accuracy", title="Rank by", description=f"The score that ranks the candidates: {', '.join(METRICS)}"
+        default="accuracy", title="Rank by", description=f"The score that ranks the candidates: {', '.join(METRICS)}"
     )
     ignore_columns: list[str] = Field(
-        [],
+        default_factory=list,
         title="Columns to leave out",
         description="Columns that are not features (ids, names, free text), comma-separated",
     )
-    seed: int = Field(0, ge=0, le=2**32 - 1, title="Random seed", description="Folds' shuffle and models' randomness")
+    seed: int = Field(
+        default=0, ge=0, le=2**32 - 1, title="Random seed", description="Folds' shuffle and models' randomness"
+    )
 
     @field_validator("family", "metric", mode="before")
     @classmethod
