@@ -142,10 +142,15 @@ function cell(kind, text) {
   return element;
 }
 
-// A value as text: numbers to four decimals at most, structures as compact JSON.
+// A value as text: numbers to four decimals at most (three digits when smaller), structures as
+// compact JSON. The terminal client shows them the same way (live_progress/cli/results.py).
 export function shown(value) {
   if (value === null || value === undefined) return "";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(4)));
+  if (typeof value === "number") {
+    if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
+    if (Math.abs(value) < 1e-4) return value.toPrecision(3);
+    return String(Number(value.toFixed(4)));
+  }
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
