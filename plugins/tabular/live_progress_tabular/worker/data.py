@@ -27,4 +27,8 @@ def load_dataset(
     check_classes(table, folds)
     check_neighbors(table, family, grid, folds)
     features = np.asarray(table.values, dtype=np.float64).reshape(table.rows, len(table.features))
-    return Dataset(table, features, np.asarray(class_labels(table.labels)))
+    target_values = np.asarray(class_labels(table.labels))
+    # The arrays hold them now: the lists of Python floats would double what a big file costs.
+    table.values.clear()
+    table.labels.clear()
+    return Dataset(table, features, target_values)
