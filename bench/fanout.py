@@ -24,6 +24,7 @@ from pathlib import Path
 import uvloop
 from redis import Redis
 
+from bench import ROOT
 from bench.loadgen import hammer
 from bench.measure import percentile, raise_fd_limit
 from bench.profile import Profile, Profiler, print_profile, top_frames
@@ -31,7 +32,6 @@ from bench.report import BARE, ENDPOINT, POLLING, SERVICE, Run, Throughput, rend
 from bench.scenario import Load, WatchResult, run_watch
 from bench.servers import PROCFILE_FACTORY, SERVERS, WebSpec, serving_pid
 from bench.writer import celery_app, commands_per_write, issue_tasks, store_progress
-from bench import ROOT
 from live_progress.launch.processes import Process
 from live_progress.launch.redis_server import RedisServer
 

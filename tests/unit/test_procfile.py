@@ -55,7 +55,9 @@ def test_web_processes_come_from_the_environment() -> None:
 
 def test_worker_concurrency_comes_from_the_environment(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
-    procfile.write_text("# ignored\nworker: celery -A live_progress.worker.app worker --concurrency=${WORKER_CONCURRENCY:-1}\n")
+    procfile.write_text(
+        "# ignored\nworker: celery -A live_progress.worker.app worker --concurrency=${WORKER_CONCURRENCY:-1}\n"
+    )
 
     assert procfile_command("worker", {}, procfile)[-1] == "--concurrency=1"
     assert procfile_command("worker", {"WORKER_CONCURRENCY": "3"}, procfile)[-1] == "--concurrency=3"
