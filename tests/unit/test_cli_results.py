@@ -140,7 +140,9 @@ def test_a_live_result_is_its_line_or_else_its_json(root: dict, line: str) -> No
 
 RANKED = {
     "target": "species",
-    "best": {"n_estimators": 100, "accuracy": 0.95333333},
+    "features": ["petal_length", "petal_width"],
+    "left_out": [],
+    "best": {"params": {"n_estimators": 100}, "scores": {"accuracy": {"mean": 0.95333333, "std": 0.0163}}},
     "ranking": [
         {"rank": 1, "n_estimators": 100, "accuracy": 0.95333333, "std": 0.0163},
         {"rank": 2, "n_estimators": 10, "accuracy": 0.94, "std": 0.00001234, "note": None},
@@ -150,12 +152,17 @@ RANKED = {
 }
 
 
-def test_any_other_result_prints_its_fields_and_its_rows_as_a_table() -> None:
+def test_any_other_result_prints_its_fields_nested_and_its_rows_as_a_table() -> None:
     out = io.StringIO()
     print_result(RANKED, out)
     assert out.getvalue().splitlines() == [
         "target: species",
-        'best: {"n_estimators":100,"accuracy":0.95333333}',
+        "features: petal_length, petal_width",
+        "left_out: none",
+        "best:",
+        "  params: n_estimators 100",
+        "  scores:",
+        "    accuracy: mean 0.9533 · std 0.0163",
         "ranking:",
         "  rank  n_estimators  accuracy  std       note",
         "  1     100           0.9533    0.0163",

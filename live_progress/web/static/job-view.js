@@ -139,7 +139,7 @@ export class JobView {
   // Shows the result and returns the state it leaves the job in.
   showResult(root) {
     let state = "done";
-    this.part("description").textContent = typeof root?.title === "string" ? root.title : "";
+    this.part("description").textContent = typeof root?.title === "string" ? root.title : "Finished";
     if (isBatch(root)) {
       // The finished texts take the place of the text that grew while they were made.
       this.part("live").hidden = true;

@@ -68,7 +68,7 @@ export function resultDetails(root, job) {
   if (files.length) {
     const list = document.createElement("p");
     list.className = "downloads";
-    list.append("Files: ", ...files.map((file) => fileLink(job, file, baseName(file.name))));
+    list.append(...files.map((file) => fileLink(job, file, `Download ${baseName(file.name)}`)));
     parts.push(list);
   }
   if (typeof saved === "string") parts.push(quiet(`Saved in ${saved}`));
@@ -121,7 +121,9 @@ function table(key, rows) {
   return element;
 }
 
-function factList(facts) {
+// Fields as a definition list: an object of plain values on one line, another object's fields
+// nested in it, a list of plain values comma-separated, anything deeper as JSON.
+function factList(facts, depth = 0) {
   const list = document.createElement("dl");
   list.className = "facts";
   for (const [key, value] of facts) {
@@ -129,10 +131,28 @@ function factList(facts) {
     term.textContent = humanize(key);
     const detail = document.createElement("dd");
     detail.dataset.key = key;
-    detail.textContent = shown(value);
+    if (isPlainObject(value) && Object.values(value).every((item) => !isStructure(item))) {
+      detail.textContent = Object.entries(value)
+        .map(([name, item]) => `${name} ${shown(item)}`)
+        .join(" · ");
+    } else if (isPlainObject(value) && depth < 2) {
+      detail.append(factList(Object.entries(value), depth + 1));
+    } else if (Array.isArray(value) && !value.some(isStructure)) {
+      detail.textContent = value.length ? value.map(shown).join(", ") : "none";
+    } else {
+      detail.textContent = shown(value);
+    }
     list.append(term, detail);
   }
   return list;
+}
+
+function isPlainObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function isStructure(value) {
+  return value !== null && typeof value === "object";
 }
 
 function cell(kind, text) {
