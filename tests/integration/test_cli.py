@@ -314,3 +314,52 @@ def test_a_submit_that_does_not_fit_exits_2_naming_it(
 
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and named.format(root=audio_root) in done.stderr, done.stderr
+
+
+@pytest.fixture(scope="module")
+def iris(audio_root: Path) -> Path:
+    """A CSV file under ALLOWED_ROOTS, from the iris data set scikit-learn ships."""
+    pytest.importorskip("live_progress_tabular", reason="the tabular plugin (plugins/tabular) is not installed")
+    datasets = pytest.importorskip("tests.plugins.tabular.datasets")
+    return Path(datasets.iris_csv(audio_root / "cli-tables" / "iris.csv"))
+
+
+def test_submit_a_tabular_job_writes_its_result_and_downloads_its_model(
+    iris: Path, service: str, tmp_path: Path
+) -> None:
+    done = run(
+        "submit", "tabular/train", "-i", f"csv_file={iris}", "-i", "target=species",
+        "-p", "family=decision_tree", "-p", "grid=2, 4", "-p", "folds=3",
+        "--url", service, "--output", str(tmp_path), "--json",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    lines = re.findall(r"^max_depth=(\d+): accuracy 0\.\d{3} ± 0\.\d{3} \(3 folds\)$", done.stderr, re.M)
+    assert lines == ["2", "4"], done.stderr
+    assert done.stdout == ""
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [row["rank"] for row in result["ranking"]] == [1, 2]
+    assert f"Wrote the result to {tmp_path / 'result.json'}" in done.stderr
+    assert "Downloaded 1 file to" in done.stderr
+    assert (tmp_path / "iris.decision_tree.joblib").read_bytes() == (
+        iris.parent / "iris.decision_tree.joblib"
+    ).read_bytes()
+
+
+def test_watch_follows_tasks_of_two_plugins_at_once(iris: Path, service: str, audio_root: Path) -> None:
+    body = {"inputs": {"csv_file": {"path": str(iris)}, "target": {"text": "species"}}, "parameters": {"folds": 3}}
+    request = Request(
+        f"{service}/tabular/train", json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urlopen(request, timeout=10) as response:
+        trained = str(json.load(response)["task_id"])
+    inspected = _submit_to(service, "audio/inspect", audio_root / "batch")
+    done = run("watch", trained, inspected, "--url", service)
+
+    assert done.returncode == 0, done.stderr
+    assert "over 2 Server-Sent Events streams" in done.stderr
+    assert re.search(rf"^{trained[:8]}  n_estimators=\d+: accuracy", done.stderr, re.M), done.stderr
+    assert re.search(r"^summary: Best of 4: random_forest", done.stdout, re.M), done.stdout
+    assert re.search(r"^ranking:\n  rank +n_estimators +accuracy_mean", done.stdout, re.M), done.stdout
+    assert "MP3 (MPEG audio layer 3)" in done.stdout
+    assert "Files: iris.random_forest.joblib" in done.stderr and "--output DIR downloads them" in done.stderr
