@@ -29,6 +29,8 @@ def service_env(redis_server: RedisServer, database: int, root: Path, models_dir
         "WORKER_METRICS_PORT": "0",
         # A handover taken for a death would show within the test.
         "WORKER_LOST_AFTER": "3",
+        # The web checks the first 100 rows of a file; the worker reads them all.
+        "TABULAR_CHECK_ROWS": "100",
     }
 
 

@@ -22,6 +22,7 @@ from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
 from tests.integration.clients import Event, percents, read_events
 from tests.integration.conftest import ARTIFACTS
+from tests.plugins.tabular.datasets import write_csv
 from tests.plugins.tabular.service import LONG_FOLDS, LONG_GRID, copy_to, fits_done, service_env, submit
 
 pytestmark = pytest.mark.integration
@@ -119,6 +120,21 @@ async def test_a_cancelled_job_stops_between_fits_and_writes_no_model(
     assert (await read_events(client, after["events_url"]))[-1].event == "result"
     assert not (csv_file.parent / "generated.random_forest.joblib").exists()
     assert (await client.get(task["result_url"])).json()["root"]["value"] == "Task cancelled"
+
+
+async def test_a_file_bad_past_the_rows_the_web_checked_fails_the_job_naming_the_line(
+    client: httpx.AsyncClient, table_root: Path
+) -> None:
+    rows = [[n, n % 2] for n in range(120)] + [["oops", 1]]
+    csv_file = write_csv(table_root / "bad-late" / "late.csv", ["x", "y"], rows)
+    task = await submit(client, csv_file, "y", family="decision_tree", folds=2)
+    events = await read_events(client, task["events_url"])
+
+    assert events[-1].event == "error"
+    assert events[-1].data["root"]["value"] == (
+        f"Task failed: inputs.csv_file.path has value '{csv_file}', whose column 'x' is not numeric "
+        "(line 122 has 'oops'): leave it out with parameters.ignore_columns, or choose it as inputs.target.text"
+    )
 
 
 async def test_the_terminal_client_watches_a_job_line_by_line(
