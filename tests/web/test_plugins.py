@@ -137,3 +137,13 @@ async def test_its_task_schema_and_openapi_entry_come_from_the_declaration(clien
             "order": 0,
         }
     ]
+
+
+async def test_a_value_the_request_model_refuses_is_named_with_the_field(
+    client: httpx.AsyncClient, table: Path
+) -> None:
+    body = {"inputs": {"table": {"path": str(table)}, "column": {"text": "size"}}, "parameters": {"limit": 0}}
+    answer = await client.post("/counter/count", json=body)
+
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "parameters.limit: Input should be greater than or equal to 1, got 0"}

@@ -294,9 +294,17 @@ def _is_task_id(value: str) -> bool:
 
 
 def _describe(exc: ValidationError) -> str:
-    """Pydantic's errors as one line that names each field: 'inputs.input_dir.path: ...'."""
+    """Pydantic's errors as one line that names each field and the value sent:
+    'parameters.folds: Input should be less than or equal to 10, got 11'."""
     parts = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
+        sent = "" if error["type"] == "missing" else f", got {_shown(error['input'])}"
+        parts.append(f"{where}: {error['msg']}{sent}")
     return "; ".join(parts)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """A value as the client sent it, cut short: a message names it, it does not echo a body."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
