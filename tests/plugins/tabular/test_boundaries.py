@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import live_progress_tabular
-
 import live_progress
+import live_progress_tabular
 from live_progress.plugins import load_plugins
 
 PACKAGE = Path(live_progress_tabular.__file__).parent

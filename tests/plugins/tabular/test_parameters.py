@@ -4,9 +4,10 @@ family tries."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from live_progress_tabular.parameters import TrainParameters
 from live_progress_tabular.shared import FAMILIES, KNOBS
-from pydantic import ValidationError
 
 
 def test_defaults_train_a_random_forest_on_five_folds() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from live_progress_tabular.worker.search import Candidate, Searched, Stopped, rank, search
 from sklearn.datasets import load_wine
+
+from live_progress_tabular.worker.search import Candidate, Searched, Stopped, rank, search
 
 GRID = (1, 2, 4)
 FOLDS = 3

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from live_progress_tabular.table import TableError, check_classes, check_neighbors, class_labels, read_table
 
 GOOD = "a,b,y\n1,2,x\n3,4,x\n5,6,z\n7,8,z\n"

@@ -10,13 +10,13 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
+from sklearn.datasets import load_iris
+
 from live_progress_tabular.parameters import TrainParameters
 from live_progress_tabular.shared import candidate_line
 from live_progress_tabular.table import TableError
 from live_progress_tabular.worker.search import Stopped
 from live_progress_tabular.worker.training import train_on_csv
-from sklearn.datasets import load_iris
-
 from tests.plugins.tabular.datasets import iris_csv, write_csv
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from live_progress_tabular import plugin
-from live_progress_tabular.shared import FAMILIES
 
 from live_progress.launch.redis_server import RedisServer
+from live_progress_tabular import plugin
+from live_progress_tabular.shared import FAMILIES
 from tests.web.inprocess import serve, web_settings
 
 
