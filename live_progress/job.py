@@ -27,13 +27,18 @@ logger = logging.getLogger(__name__)
 _CHECKPOINT_PREFIX = "live-progress:resume:"
 # Live results kept per task (the oldest go first past it).
 _LIVE_RESULTS_CAP = 100_000
-# KEYS: the stream. ARGV: the result's JSON, the stream's ttl in seconds, its cap. Appended
-# (for a client that comes late or reconnects) and published (for the web's one subscription)
-# in one script, so the published message carries the entry's id and nothing comes between.
+# KEYS: the stream[, the checkpoint]. ARGV: the result's JSON, the keys' ttl in seconds, the
+# stream's cap[, the checkpoint's JSON]. Appended (for a client that comes late or reconnects)
+# and published (for the web's one subscription) in one script, so the published message
+# carries the entry's id and nothing comes between; a checkpoint given with it is saved in the
+# same step, so a worker that dies leaves either both or neither.
 _APPEND = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'root', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[1], id .. ' ' .. ARGV[1])
+if KEYS[2] then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
+end
 return id
 """
 
@@ -83,15 +88,22 @@ class Job:
             body["line"] = line
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
-    def publish(self, root: Mapping[str, Any], line: str | None = None) -> None:
+    def publish(self, root: Mapping[str, Any], line: str | None = None, checkpoint: Any | None = None) -> None:
         """Send a live result to every stream of the job (``event: segment``), in order, once.
 
         ``root`` is JSON; its ``title`` says what kind of result it is. ``line`` is how it reads
-        as one line of text: the page and the terminal client show it as it is. A result that
-        cannot be published is logged, not raised: the task's final result still gets through.
+        as one line of text: the page and the terminal client show it as it is. ``checkpoint``,
+        when given, is saved in the same step (as ``save_checkpoint``): the next attempt knows
+        exactly which results were published. A result that cannot be published is logged, not
+        raised: the task's final result still gets through.
         """
+        keys = [self.live_results_key]
+        args: list[Any] = [self.encode(root, line), self.ttl, _LIVE_RESULTS_CAP]
+        if checkpoint is not None:
+            keys.append(_CHECKPOINT_PREFIX + self.id)
+            args.append(json.dumps(checkpoint))
         try:
-            self._append(keys=[self.live_results_key], args=[self.encode(root, line), self.ttl, _LIVE_RESULTS_CAP])
+            self._append(keys=keys, args=args)
         except Exception:
             logger.warning("Could not publish a live result of %s", self.id, exc_info=True)
 

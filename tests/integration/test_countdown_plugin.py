@@ -128,3 +128,37 @@ async def test_sigterm_hands_the_job_to_the_next_worker_from_its_checkpoint(
     assert percents(events) == sorted(percents(events))  # never back
     assert any(e.data["root"].get("description", "").startswith("Stopped at step") for e in events)
     assert events[-1].event == "result"
+
+
+def test_a_live_result_and_its_checkpoint_are_saved_in_one_step(countdown_env: dict[str, str]) -> None:
+    """Job.publish(..., checkpoint=...): the result in the job's stream and the checkpoint
+    beside it, written by one script (a worker that dies leaves both or neither)."""
+    from celery import Celery, Task
+    from redis import Redis
+
+    from live_progress import Job
+    from live_progress.contract import segments_key
+
+    celery = Celery("publish-test", backend=countdown_env["REDIS_URL"], broker=countdown_env["REDIS_URL"])
+
+    def task_body(self: Task) -> None:
+        """Stands in for a running task: a Job needs a task of an app."""
+
+    task = celery.task(name="publish-test", bind=True, shared=False)(task_body)
+    redis = Redis.from_url(countdown_env["REDIS_URL"])
+    try:
+        job = Job(task, "publish-test-job")
+        job.publish({"title": "step", "step": 1}, line="step 1 done", checkpoint={"done": 1})
+        job.publish({"title": "step", "step": 2}, line="step 2 done")
+
+        assert job.load_checkpoint() == {"done": 1}
+        entries = redis.xrange(segments_key("publish-test-job"))
+        assert [e[1][b"root"] for e in entries] == [
+            b'{"title":"step","step":1,"line":"step 1 done"}',
+            b'{"title":"step","step":2,"line":"step 2 done"}',
+        ]
+        assert 0 < redis.ttl("live-progress:resume:publish-test-job") <= 86_400
+    finally:
+        redis.close()
+        celery.backend.client.close()
+        celery.close()

@@ -34,10 +34,10 @@ def register_tasks(celery: Celery, settings: TabularSettings) -> None:
             logger.info("Resuming %s at %s%%", job.id, resume.get("percent"), extra={"task_id": job.id})
 
         def publish(root: dict[str, Any], line: str, checkpoint: dict[str, Any]) -> None:
-            job.publish(root, line=line)
-            # Saved as each candidate ends, not only on a hand-over: a worker that dies
-            # outright leaves the next attempt the candidates it had published.
-            job.save_checkpoint(checkpoint)
+            # The checkpoint saved with the result, in one step, as each candidate ends (not
+            # only on a hand-over): a worker that dies outright leaves the next attempt exactly
+            # the candidates it had published.
+            job.publish(root, line=line, checkpoint=checkpoint)
 
         try:
             result = train_on_csv(
