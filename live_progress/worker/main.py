@@ -36,7 +36,29 @@ def create_worker_app(settings: WorkerSettings | None = None, plugins: Sequence[
         # overwrite the progress of a batch that another worker resumes with percent 0.
         task_track_started=False,
     )
+    install_worker(celery, settings, plugins)
+    if settings.log_format == "json":
+        # Connected, this signal makes Celery leave logging to us.
+        setup_logging.connect(lambda **_: configure_logging("json"), weak=False, dispatch_uid="json-logs")
+    return celery
+
+
+def install_worker(
+    celery: Celery, settings: WorkerSettings | None = None, plugins: Sequence[Plugin] | None = None
+) -> None:
+    """Make ``celery`` (a project's own app, or ours) a worker of this service: every plugin's
+    tasks, a heartbeat per running task, cancels that hold on any worker, the SIGTERM hand-over
+    and the worker's metrics. Call it before the app defines a task of its own: durable cancels
+    come with the app's task class. Its result backend must be Redis."""
+    settings = settings or WorkerSettings.load()
     require_redis_backend(celery)
+    if "Task" in vars(celery) and not issubclass(celery.Task, DurableRevokeTask):
+        raise ValueError(
+            f"The Celery app {celery.main!r} made its task class before install_worker: create it with "
+            "Celery(..., task_cls='live_progress.worker.revocation:DurableRevokeTask'), or call "
+            "install_worker before defining a task"
+        )
+    celery.task_cls = DurableRevokeTask
     install_stop_flag(celery)
     install_heartbeats(celery, settings.worker_lost_after)
     for plugin in load_plugins(settings.plugins) if plugins is None else plugins:
@@ -44,7 +66,3 @@ def create_worker_app(settings: WorkerSettings | None = None, plugins: Sequence[
             register = worker_half(plugin)
             register(celery)  # type: ignore[operator]
     install_metrics(celery, settings.metrics_port)
-    if settings.log_format == "json":
-        # Connected, this signal makes Celery leave logging to us.
-        setup_logging.connect(lambda **_: configure_logging("json"), weak=False, dispatch_uid="json-logs")
-    return celery
