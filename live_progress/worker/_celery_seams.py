@@ -5,7 +5,7 @@ the documented ``Task.Request`` hook) discards it as it does a broadcast revoke,
 the requests this worker is executing with the pool process of each (``control.inspect()``
 asks over the broker, which a worker in its shutdown does not answer itself). Celery's worker
 keeps both in that module's ``revoked`` and ``active_requests``: revocation.py and stopping.py
-use them only through here, and tests/unit/test_celery_seams.py checks that Celery still
+use them only through here, and tests/worker/test_celery_seams.py checks that Celery still
 behaves as these functions say, so an upgrade that changes it fails there first.
 """
 

@@ -1,4 +1,4 @@
-"""In-process web tests: the app on httpx's ASGITransport, a real redis-server on a free port."""
+"""In-process web tests: the app on httpx's ASGITransport, against the session's redis-server."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import pytest
 
 from live_progress.launch.redis_server import RedisServer
 from live_progress.web.settings import Settings
+from tests.support.inprocess import serve, web_settings
 
-# The same redis-server and ALLOWED_ROOTS (copies of the committed clips) as the integration tests.
-from tests.integration.conftest import audio_root, redis_server
-from tests.web.inprocess import serve, web_settings
-
-__all__ = ["audio_root", "redis_server"]
+# A database of its own on the session's redis-server: the session's worker (database 0) never
+# takes the jobs these tests queue, so a queued task stays queued.
+DATABASE = 21
 
 
 @pytest.fixture
 def settings(redis_server: RedisServer, audio_root: Path) -> Settings:
-    return web_settings(redis_server.url, audio_root)
+    return web_settings(redis_server.database_url(DATABASE), audio_root)
 
 
 @pytest.fixture

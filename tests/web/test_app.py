@@ -11,8 +11,8 @@ from starlette.types import Message
 from bench.writer import issue_tasks
 from live_progress.web.app import create_app
 from live_progress.web.settings import Settings
-from tests.process_state import changes, process_state
-from tests.web.inprocess import serve
+from tests.support.inprocess import serve
+from tests.support.process_state import changes, process_state
 
 
 async def test_create_app_changes_nothing_process_wide(settings: Settings) -> None:

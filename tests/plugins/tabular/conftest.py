@@ -1,5 +1,5 @@
-"""Fixtures of the tabular plugin's tests: a folder of CSV files under ALLOWED_ROOTS, and the
-real redis-server of the web and integration tests."""
+"""Fixtures of the tabular plugin's tests: a folder of CSV files under ALLOWED_ROOTS (the real
+redis-server is the session's, from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import redis_server
 from tests.plugins.tabular.datasets import generated_csv, iris_csv, wine_csv, write_csv
-
-__all__ = ["redis_server"]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from live_progress.launch.redis_server import RedisServer
-from tests.eventually import eventually
+from tests.support.eventually import eventually
 
 # The long job: 6 candidates × 5 folds of a random forest on 600 rows (a few seconds), so a
 # cancel or a stop lands between its fits.

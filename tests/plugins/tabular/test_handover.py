@@ -19,9 +19,9 @@ from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
 from live_progress_tabular.parameters import TrainParameters
 from live_progress_tabular.worker.training import train_on_csv
-from tests.integration.clients import percents, read_events
-from tests.integration.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS
 from tests.plugins.tabular.service import LONG_FOLDS, LONG_GRID, copy_to, fits_done, service_env, submit
+from tests.support.clients import percents, read_events
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ from sklearn.datasets import load_iris
 
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
-from tests.integration.clients import Event, percents, read_events
-from tests.integration.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS
 from tests.plugins.tabular.datasets import write_csv
 from tests.plugins.tabular.service import LONG_FOLDS, LONG_GRID, copy_to, fits_done, service_env, submit
+from tests.support.clients import Event, percents, read_events
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from live_progress.launch.redis_server import RedisServer
 from live_progress_tabular import plugin
 from live_progress_tabular.shared import FAMILIES
-from tests.web.inprocess import serve, web_settings
+from tests.support.inprocess import serve, web_settings
 
 
 @pytest.fixture
