@@ -66,6 +66,7 @@ def register(celery: Celery) -> None:
 
 
 def register_tasks(celery: Celery, settings: AudioSettings) -> None:
+    # shared=False: these are this app's tasks, not added to every app the process makes later.
     def segments(options: TranscribeOptions) -> Callable[[], SegmentSource]:
         return lambda: whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads), options)
 
@@ -74,7 +75,7 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
         backend = celery.backend
         return SharedBatch(backend.client, batch_id, backend.get_key_for_task(batch_id), job.ttl, SegmentLog(job))
 
-    @celery.task(name=TRANSCRIBE_TASK, bind=True)
+    @celery.task(name=TRANSCRIBE_TASK, bind=True, shared=False)
     def transcribe(self: Task, input_dir: str, **parameters: Any) -> dict[str, Any]:
         """``parameters``: the request's (plugins/audio/parameters.py), only those not left at their default."""
         job = Job(self)
@@ -125,7 +126,7 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
                 on_segment=on_segment,
             )
 
-    @celery.task(name=HELP_TASK, bind=True)
+    @celery.task(name=HELP_TASK, bind=True, shared=False)
     def help_transcribe(self: Task, batch_id: str, **parameters: Any) -> int:
         """Transcribe units of a split batch until none is left (or the worker stops); returns how many."""
         load = segments(TranscribeOptions.of(**parameters))
@@ -134,7 +135,7 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
             shared_batch(self, batch_id), self.request.id, load, settings.progress_interval, job.stop_requested
         )
 
-    @celery.task(name=INSPECT_TASK, bind=True)
+    @celery.task(name=INSPECT_TASK, bind=True, shared=False)
     def inspect(self: Task, input_dir: str) -> dict[str, Any]:
         with progress_reporter(self, settings) as reporter:
             return inspect_folder(Path(input_dir), reporter.report)

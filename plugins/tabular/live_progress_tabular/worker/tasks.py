@@ -25,7 +25,7 @@ def register(celery: Celery) -> None:
 
 
 def register_tasks(celery: Celery, settings: TabularSettings) -> None:
-    @celery.task(name=TRAIN_TASK, bind=True, serializer="json")
+    @celery.task(name=TRAIN_TASK, bind=True, serializer="json", shared=False)
     def train(self: Task, csv_file: str, target: str, **parameters: Any) -> dict[str, Any]:
         """``parameters``: the request's (live_progress_tabular/parameters.py)."""
         job = Job(self)

@@ -4,7 +4,7 @@ import time
 from live_progress import Job, progress_meta
 
 def register(celery):
-    @celery.task(name="countdown.run", bind=True)
+    @celery.task(name="countdown.run", bind=True, shared=False)
     def run(self, inputs, parameters):
         job, steps = Job(self), parameters["steps"]
         done = (job.load_checkpoint() or {"done": 0})["done"]
