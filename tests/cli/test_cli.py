@@ -33,12 +33,22 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(LIVE_PROGRESS), *args], capture_output=True, text=True, timeout=TIMEOUT)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """A live-progress still running, whose stderr can be waited on line by line."""
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [str(LIVE_PROGRESS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [str(LIVE_PROGRESS), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # As from a terminal: Ctrl-C's default disposition, even when this run's was ignored
+            # (a shell starts background jobs with SIGINT ignored, and Python keeps it so).
+            preexec_fn=_default_sigint,
         )
         self.stderr: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
