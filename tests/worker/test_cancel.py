@@ -86,8 +86,15 @@ async def test_a_split_batchs_queued_helper_is_not_run_by_a_worker_started_after
     leader = start_worker(split_env, ARTIFACTS, name="worker-split-leader")
     try:
         task = await submit(client, folder)
-        # The leader's worker is busy with the batch: its helper waits in the queue.
-        await asyncio.to_thread(wait_for, lambda: redis.scard(children_key(task["task_id"])) == 1, 60, "a helper")
+        # The leader's worker is busy with the batch: its helper waits in the queue. (Listed
+        # before it is sent, so waited for in the queue too: frozen in between, the leader
+        # would never send it.)
+        await asyncio.to_thread(
+            wait_for,
+            lambda: redis.scard(children_key(task["task_id"])) == 1 and redis.llen("celery") == 1,
+            60,
+            "a helper in the queue",
+        )
         (helper_id,) = (member.decode() for member in redis.smembers(children_key(task["task_id"])))
         # Frozen, the leader's worker cannot take the helper itself once the cancel frees it.
         os.killpg(leader.popen.pid, signal.SIGSTOP)
