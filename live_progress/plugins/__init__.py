@@ -6,8 +6,8 @@ A plugin registers its ``Plugin`` under the entry-point group ``live_progress.pl
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Sequence
-from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 
 from live_progress.plugin import Plugin
@@ -55,9 +55,7 @@ def worker_half(plugin: Plugin) -> object:
     """What ``plugin.worker`` names (``module:function``), imported."""
     if plugin.worker is None:
         raise PluginError(f"Plugin {plugin.name!r} declares no worker half")
-    module, _, attribute = plugin.worker.partition(":")
     try:
-        found = import_module(module)
-        return getattr(found, attribute) if attribute else found
+        return pkgutil.resolve_name(plugin.worker)
     except Exception as exc:
         raise PluginError(f"Plugin {plugin.name!r}: its worker half {plugin.worker!r} failed to load: {exc!r}") from exc

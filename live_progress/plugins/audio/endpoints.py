@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,10 @@ def prepare_transcription(request: TranscribeRequest, settings: Any) -> dict[str
     return {**prepare_folder(request, settings), **request.parameters.task_kwargs()}
 
 
-_loaded: list[AudioSettings] = []
-
-
+@functools.cache
 def _settings() -> AudioSettings:
     """Read from the environment on first use, once per process."""
-    if not _loaded:
-        _loaded.append(AudioSettings.load())
-    return _loaded[0]
+    return AudioSettings.load()
 
 
 _FOLDER = Input("input_dir", "Folder of audio files", "directory")
