@@ -19,6 +19,19 @@ class ServiceUnavailable(Exception):
     """Redis or the broker cannot be reached; the client may try again later."""
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """A value as the client sent it, repr-quoted and cut short: a message names what was sent,
+    it does not echo it whole (a header of 8 KB, a body)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def malformed(name: str, value: object, expected: str) -> InputError:
+    """The ``400`` for a value the client sent in a header, the path or the query string that
+    cannot be read: what it sent and what is expected (a body's fields are ``422``s)."""
+    return InputError(f"{name} has value {shown(value)}; {expected}", 400)
+
+
 def json_response(body: object, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code, headers, media_type="application/json")
 

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -32,11 +32,13 @@ from live_progress.web.engine.hub import Inbox, Wake
 from live_progress.web.engine.sse import Frames
 from live_progress.web.engine.streaming import Cursor, split_position, task_frames
 from live_progress.web.engine.task_set import Position, decode_positions, task_set_frames
-from live_progress.web.errors import InputError, constant_json, error_response, json_response
+from live_progress.web.errors import InputError, constant_json, error_response, json_response, malformed, shown
 from live_progress.web.services import Services, services_of
 from live_progress.web.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ class AsyncEndpoint:
     async def events(self, request: Request) -> Response:
         services = services_of(request)
         task_id = _task_id(request)
-        position = split_position(request.headers.get("last-event-id"))
+        position = _read(split_position, "Last-Event-ID", _last_event_id_header(request))
         ready = Wake()
         cursors, close = await self._follow(services, [task_id], {task_id: position}, ready)
         cursor = cursors[task_id]
@@ -157,10 +159,17 @@ class AsyncEndpoint:
         services = services_of(request)
         task_ids = _task_ids(request, services.settings.max_tasks_per_stream)
         # The header is what EventSource sends when it reconnects, so it is newer than the
-        # query parameter the page opened the stream with.
-        last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        # query parameter the page opened the stream with. Both are checked: neither is ignored
+        # for being malformed.
+        sent = _last_event_id_header(request)
+        header = _read(decode_positions, "Last-Event-ID", sent, task_ids)
+        parameters = request.query_params.getlist("last_event_id")
+        if len(parameters) > 1:
+            raise InputError(f"last_event_id: {len(parameters)} of them; give at most one", 400)
+        parameter = _read(decode_positions, "last_event_id", parameters[0] if parameters else None, task_ids)
+        positions = header if sent else parameter
         ready = Wake()
-        cursors, close = await self._follow(services, task_ids, decode_positions(last_event_id, task_ids), ready)
+        cursors, close = await self._follow(services, task_ids, positions, ready)
         if all(cursor.done for cursor in cursors.values()):
             close()
             return Response(status_code=204)
@@ -238,7 +247,7 @@ class AsyncEndpoint:
         _, task_id, event = await self._issued_task(request)
         name = request.query_params.get("name")
         if not name:
-            raise InputError("name: give the file's name as the task's result lists it, as ?name=<name>")
+            raise InputError("name: give the file's name as the task's result lists it, as ?name=<name>", 400)
         return written_file(task_id, event, name)
 
     async def cancel(self, request: Request) -> Response:
@@ -262,10 +271,13 @@ class AsyncEndpoint:
         return services, task_id, event
 
 
+_TASK_ID_EXPECTED = "it is not a task id: one is a UUID in lowercase (8-4-4-4-12 hex digits), as submit gives it"
+
+
 def _task_id(request: Request) -> str:
     task_id: str = request.path_params["task_id"]
     if not _is_task_id(task_id):
-        raise HTTPException(404, f"{task_id!r} is not a task id")
+        raise malformed("task_id", task_id, _TASK_ID_EXPECTED)
     return task_id
 
 
@@ -273,13 +285,31 @@ def _task_ids(request: Request, limit: int) -> list[str]:
     """The ``task_id`` query parameters, each once, in order."""
     task_ids = list(dict.fromkeys(request.query_params.getlist("task_id")))
     if not task_ids:
-        raise InputError("task_id: give at least one, as ?task_id=<id>&task_id=<id>...")
+        raise InputError("task_id: give at least one, as ?task_id=<id>&task_id=<id>...", 400)
     if len(task_ids) > limit:
-        raise InputError(f"task_id: {len(task_ids)} ids; one stream follows at most {limit} (MAX_TASKS_PER_STREAM)")
-    malformed = [task_id for task_id in task_ids if not _is_task_id(task_id)]
-    if malformed:
-        raise HTTPException(404, f"{', '.join(map(repr, malformed))} is not a task id")
+        raise InputError(
+            f"task_id: {len(task_ids)} ids; one stream follows at most {limit} (MAX_TASKS_PER_STREAM)", 400
+        )
+    for task_id in task_ids:
+        if not _is_task_id(task_id):
+            raise malformed("task_id", task_id, _TASK_ID_EXPECTED)
     return task_ids
+
+
+def _last_event_id_header(request: Request) -> str | None:
+    """The one ``Last-Event-ID`` header, if sent (an empty one is none, as EventSource means it)."""
+    values = request.headers.getlist("last-event-id")
+    if len(values) > 1:
+        raise InputError(f"Last-Event-ID: {len(values)} of them; send at most one", 400)
+    return values[0] if values else None
+
+
+def _read(parse: Callable[..., T], name: str, value: str | None, *args: Any) -> T:
+    """``parse(value, *args)``, its ValueError the client's ``400`` naming ``name`` and the value."""
+    try:
+        return parse(value, *args)
+    except ValueError as exc:
+        raise malformed(name, value, str(exc)) from None
 
 
 def _not_issued(task_id: str, path: str) -> str:
@@ -299,12 +329,6 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "body"
-        sent = "" if error["type"] == "missing" else f", got {_shown(error['input'])}"
+        sent = "" if error["type"] == "missing" else f", got {shown(error['input'])}"
         parts.append(f"{where}: {error['msg']}{sent}")
     return "; ".join(parts)
-
-
-def _shown(value: object, limit: int = 80) -> str:
-    """A value as the client sent it, cut short: a message names it, it does not echo a body."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

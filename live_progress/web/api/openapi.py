@@ -21,7 +21,7 @@ _TASK_ID = {
     "name": "task_id",
     "in": "path",
     "required": True,
-    "description": "An id this service issued",
+    "description": "An id this service issued: a UUID in lowercase, as submit gives it",
     "schema": {"type": "string", "format": "uuid"},
 }
 
@@ -35,7 +35,8 @@ _LAST_EVENT_ID = {
     "name": "Last-Event-ID",
     "in": "header",
     "required": False,
-    "description": "The id of the last event the client has; sent by EventSource when it reconnects",
+    "description": "The id of the last event the client has, as this stream sent it; sent by EventSource when "
+    "it reconnects. Any other value is a 400",
     "schema": {"type": "string"},
 }
 _TASK_IDS = {
@@ -50,7 +51,8 @@ _TASK_IDS = {
 _LAST_EVENT_ID_PARAMETER = _query(
     "last_event_id",
     "The id of the last event the client has, from this or another stream of another set of tasks "
-    "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins",
+    "(for a client that opens a new stream when its set changes); the Last-Event-ID header wins. "
+    "Either is a 400 unless it is an id this service sent",
     required=False,
 )
 _POLLING_BODY = {
@@ -69,9 +71,9 @@ _TASK_SET_EVENTS_DESCRIPTION = (
     "Server-Sent Events of many tasks over one connection. Everything of the single-task stream holds "
     'per task, and each event\'s data is `{"task_id": …, "root": …}`. The first events are every '
     "task's current state (those the client does not have); the stream ends once every task has had its "
-    "final event. Each `id:` records the client's position in every task (`1.` then base64url of, per "
-    "task, the first 6 bytes of its id and the 8-byte content id of its last event), so a reconnect with "
-    "it is sent nothing it has, on any replica."
+    "final event. Each `id:` records the client's position in every task (`2.` then base64url of, per "
+    "task, the first 6 bytes of its id, the 8-byte content id of its last state and 8 bytes for its last "
+    "segment), so a reconnect with it is sent nothing it has, on any replica."
 )
 
 
@@ -86,15 +88,18 @@ def _json(name: str | dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
-        400: "The body is not JSON, or the Host is not in ALLOWED_HOSTS",
+        400: "A value sent cannot be read (the message names it and what is expected): the body is not JSON, a "
+        "task id is malformed, no task_id or more than MAX_TASKS_PER_STREAM of them, a file's name is missing, "
+        "Last-Event-ID or last_event_id is not an id this service sent, or the Host is not in ALLOWED_HOSTS",
         401: "The API token is missing or wrong",
         403: "An input path lies outside ALLOWED_ROOTS, or a page of another origin sent the request",
-        404: "No such task (never issued here, expired, or not a task id)",
+        404: "No such task (never issued here, or expired)",
         409: "The task has already finished",
         413: "The body is larger than the limit",
         415: "The body is not sent as Content-Type: application/json",
         422: "The body has the wrong shape, or an input is unusable (the message names it and the value)",
-        503: "Redis or the broker is unreachable, or too many streams; see Retry-After",
+        503: "Redis or the broker does not answer, or this process is at a limit (its streams, its Redis "
+        "connections); see Retry-After",
     }
     return {str(status): _json("Error", meaning[status]) for status in statuses}
 
@@ -174,10 +179,9 @@ def download_operation(task: str) -> dict[str, Any]:
         "parameters": [_TASK_ID, name],
         "responses": {
             "200": {"description": "The file, as an attachment", "content": {"*/*": {"schema": {}}}},
-            **_errors(401, 503),
+            **_errors(400, 401, 503),
             "404": _json("Error", "No such task, or its result lists no such file, or the file is gone"),
             "409": _json("Error", "The task has not finished yet"),
-            "422": _json("Error", "No name given"),
         },
     }
 
@@ -210,7 +214,7 @@ def poll_operation(task: str) -> dict[str, Any]:
         "summary": "The task's current state (polling)",
         "operationId": _operation_id("poll", task),
         "parameters": [_TASK_ID],
-        "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(401, 404, 503)},
+        "responses": {"200": _json(_POLLING_BODY, "The current state"), **_errors(400, 401, 404, 503)},
     }
 
 
@@ -225,7 +229,7 @@ def stream_operation(task: str) -> dict[str, Any]:
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             "204": {"description": "Last-Event-ID already is the final event: stop reconnecting"},
-            **_errors(401, 404, 503),
+            **_errors(400, 401, 404, 503),
         },
     }
 
@@ -241,8 +245,7 @@ def stream_many_operation(task: str) -> dict[str, Any]:
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             "204": {"description": "The client has every task's final event: stop reconnecting"},
-            **_errors(401, 404, 503),
-            "422": _json("Error", "No task_id, or more than MAX_TASKS_PER_STREAM of them"),
+            **_errors(400, 401, 404, 503),
         },
     }
 
@@ -252,7 +255,7 @@ def cancel_operation(task: str) -> dict[str, Any]:
         "summary": "Cancel the task",
         "operationId": _operation_id("cancel", task),
         "parameters": [_TASK_ID],
-        "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(401, 404, 409, 503)},
+        "responses": {"202": _json("Cancelling", "Cancelling"), **_errors(400, 401, 404, 409, 503)},
     }
 
 

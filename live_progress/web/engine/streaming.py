@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from live_progress.web.engine.events import TaskEvent
 from live_progress.web.engine.frames import event_frame, opening
 from live_progress.web.engine.hub import Inbox, Wake
 
+# A state's content id (live_progress/web/engine/events.py), and a Redis Stream entry id: ASCII
+# digits only (Python's int() would take "١", "+1", " 1" and "1_0", Redis none of them).
+_STATE_ID = re.compile(r"[0-9a-f]{16}")
+_ENTRY_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_ENTRY_PART_MAX = 2**64 - 1  # each half of an entry id is an unsigned 64-bit number in Redis
+
+POSITION_EXPECTED = (
+    "it must be an id this stream sent: the state's 16 lowercase hex digits, then, once the "
+    "task has live results, '/' and the last segment's entry id <ms>-<seq> (either part may be "
+    "missing, not both)"
+)
+
+
+def parse_entry_id(value: str) -> str:
+    """``value`` as a Redis Stream entry id ``<ms>-<seq>`` Redis can read, in its canonical form
+    (no leading zeros); ValueError if it is not one."""
+    match = _ENTRY_ID.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an entry id <ms>-<seq>")
+    ms, seq = int(match[1]), int(match[2])
+    if ms > _ENTRY_PART_MAX or seq > _ENTRY_PART_MAX:
+        raise ValueError(f"{value!r} is past the largest entry id Redis has")
+    return f"{ms}-{seq}"
+
 
 def split_position(event_id: str | None) -> tuple[str | None, str | None]:
-    """The state and the segment a single-task event id says the client has (see ``Cursor``)."""
-    state, _, segment = (event_id or "").partition("/")
-    return state or None, segment or None
+    """The state and the segment a single-task event id says the client has (see ``Cursor``):
+    None for no id (no header, or an empty one), ValueError for one this service never sends
+    (``POSITION_EXPECTED``), which must go no further: the segment goes to Redis, both come
+    back in the stream's ids."""
+    if not event_id:
+        return None, None
+    state, slash, segment = event_id.partition("/")
+    if (state and not _STATE_ID.fullmatch(state)) or (slash and not segment) or not (state or segment):
+        raise ValueError(POSITION_EXPECTED)
+    try:
+        return state or None, parse_entry_id(segment) if segment else None
+    except ValueError:
+        raise ValueError(POSITION_EXPECTED) from None
 
 
 def entry_order(entry_id: str) -> tuple[int, int]:

@@ -13,14 +13,15 @@ for none), sorted, then base64url without padding, after ``2.``. (``1.`` ids, fr
 segments, carry states only and are still read.)
 Derived from content alone, an id means the same on every replica and after restarts, and
 a client may bring it to a stream of another set of tasks: the positions of tasks in both
-carry over, tasks new to it start from their current state. An id that cannot be read
-gives no position (the current states are sent again: progress is state, not a log).
+carry over, tasks new to it start from their current state. An id that this service cannot
+have sent is refused (``decode_positions`` raises ValueError, the endpoint answers 400).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 
@@ -35,6 +36,13 @@ _KEY_BYTES = 6
 _EVENT_ID_BYTES = 8
 _SEGMENT_BYTES = 8
 _NONE = bytes(_EVENT_ID_BYTES)
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+POSITIONS_EXPECTED = (
+    "it must be an id this service's many-task stream sent: '2.' (or '1.') and then base64url, "
+    f"without padding, of {_KEY_BYTES + _EVENT_ID_BYTES + _SEGMENT_BYTES} bytes per task "
+    f"({_KEY_BYTES + _EVENT_ID_BYTES} after '1.')"
+)
 
 Position = tuple[str | None, str | None]  # the last state's content id, the last segment's entry id
 
@@ -66,21 +74,28 @@ def encode_positions(positions: Mapping[str, Position]) -> str:
 
 
 def decode_positions(raw: str | None, task_ids: Iterable[str]) -> dict[str, Position]:
-    """Where a client is in each of ``task_ids``, from an id ``encode_positions`` made.
+    """Where a client is in each of ``task_ids``, from an id ``encode_positions`` made (none
+    for no id, or an empty one).
 
     Tasks the id does not name, and any two of ``task_ids`` that share a key, get no
-    position; so does everything when the id is unreadable.
+    position. An id ``encode_positions`` cannot have made is a ValueError
+    (``POSITIONS_EXPECTED``): a client's mistake is told, not taken for no position.
     """
-    if not raw or not raw.startswith((_VERSION, _STATES_ONLY)):
+    if not raw:
         return {}
+    if not raw.startswith((_VERSION, _STATES_ONLY)):
+        raise ValueError(POSITIONS_EXPECTED)
     entry = _KEY_BYTES + _EVENT_ID_BYTES + (_SEGMENT_BYTES if raw.startswith(_VERSION) else 0)
     body = raw[len(_VERSION) :]
+    # Strictly base64url (the decoder would skip any other character) of whole entries.
+    if not _BASE64URL.fullmatch(body) or len(body) % 4 == 1:
+        raise ValueError(POSITIONS_EXPECTED)
     try:
         packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
-        return {}
+        raise ValueError(POSITIONS_EXPECTED) from None
     if len(packed) % entry:
-        return {}
+        raise ValueError(POSITIONS_EXPECTED)
     has: dict[bytes, Position] = {}
     for at in range(0, len(packed), entry):
         state = packed[at + _KEY_BYTES : at + _KEY_BYTES + _EVENT_ID_BYTES]

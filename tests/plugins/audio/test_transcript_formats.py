@@ -127,7 +127,7 @@ async def test_only_files_the_result_lists_can_be_downloaded(client: httpx.Async
         assert response.status_code == 404, (name, response.text)
         assert "error" in response.json()
     no_name = await client.get(f"/audio/transcribe/files/{task_id}")
-    assert no_name.status_code == 422
+    assert no_name.status_code == 400
     unknown = await client.get("/audio/transcribe/files/00000000-0000-4000-8000-000000000000", params={"name": "x"})
     assert unknown.status_code == 404
 

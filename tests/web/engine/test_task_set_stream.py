@@ -112,18 +112,18 @@ async def test_an_unknown_id_among_them_is_404_naming_it(client: httpx.AsyncClie
     assert unknown in response.json()["error"] and known not in response.json()["error"]
 
     response = await client.get(set_url([known, "not-a-task"]))
-    assert response.status_code == 404
-    assert "'not-a-task' is not a task id" in response.json()["error"]
+    assert response.status_code == 400
+    assert "task_id has value 'not-a-task'; it is not a task id" in response.json()["error"]
 
 
 @pytest.mark.parametrize("query", ["", "?last_event_id=1.", "?task_id="])
 async def test_a_stream_of_no_task_is_an_error(client: httpx.AsyncClient, query: str) -> None:
     response = await client.get(EVENTS + query)
-    assert response.status_code == (404 if "task_id=" in query else 422)
+    assert response.status_code == 400
     assert response.json()["error"]
 
 
-async def test_more_ids_than_the_cap_is_422_naming_the_setting(client: httpx.AsyncClient) -> None:
+async def test_more_ids_than_the_cap_is_400_naming_the_setting(client: httpx.AsyncClient) -> None:
     response = await client.get(set_url([str(uuid.uuid4()) for _ in range(101)]))
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "at most 100 (MAX_TASKS_PER_STREAM)" in response.json()["error"]
