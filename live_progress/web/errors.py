@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -14,9 +15,24 @@ from live_progress.plugin import InputError
 
 logger = logging.getLogger(__name__)
 
+# What an error answer says about whose fault it is, as /metrics counts them
+# (live_progress_error_responses_total): the client's request (4xx), Redis or the broker not
+# answering, this process at one of its limits, or a fault of the service itself (500).
+ErrorKind = Literal["client", "outage", "busy", "internal"]
+
 
 class ServiceUnavailable(Exception):
-    """Redis or the broker cannot be reached; the client may try again later."""
+    """Redis or the broker does not answer, or Redis cannot serve anyone now; the client may try
+    again later."""
+
+    kind: ErrorKind = "outage"
+
+
+class ServiceBusy(ServiceUnavailable):
+    """This process is at one of its limits (its Redis connections, its streams), not Redis
+    down: a 503 too, counted apart from outages."""
+
+    kind: ErrorKind = "busy"
 
 
 def shown(value: object, limit: int = 80) -> str:

@@ -6,31 +6,62 @@ import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping
 
+from redis import exceptions as redis_exceptions
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from live_progress.contract import heartbeat_key, segments_key
 from live_progress.web.engine.events import TaskEvent, event_for_meta, segment_event
-from live_progress.web.errors import ServiceUnavailable
+from live_progress.web.errors import ServiceBusy, ServiceUnavailable
 
 _ISSUED_PREFIX = "live-progress:issued:"
 
 _SegmentReads = list[tuple[dict[str, str | None], "asyncio.Future[dict[str, list[TaskEvent]]]"]]
 
+# Redis does not answer: the connection failed, timed out or broke mid-reply.
+_UNREACHABLE = (
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+    redis_exceptions.InvalidResponse,
+    OSError,
+)
+# Redis answers, but cannot serve anyone now (a replica being failed over to, loading its
+# data, out of memory): as much an outage, and no client's doing.
+_NOT_SERVING = (
+    redis_exceptions.ReadOnlyError,
+    redis_exceptions.OutOfMemoryError,
+    redis_exceptions.ClusterDownError,
+    redis_exceptions.TryAgainError,
+)
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 that a Redis error is, if it is one: Redis did not answer, or cannot serve
+    anyone now. Any other (a ``ResponseError`` to one command: an id Redis cannot read, a key
+    of the wrong type) is that command's own fault, never an outage: None."""
+    if isinstance(exc, redis_exceptions.ConnectionError) and isinstance(exc.__cause__, TimeoutError):
+        # redis-py's BlockingConnectionPool found no free connection in time: Redis is
+        # there, this process has every one of its connections busy.
+        return ServiceBusy(
+            "This process waited too long for one of its Redis connections (all are busy); try again shortly"
+        )
+    if isinstance(exc, _UNREACHABLE):
+        return ServiceUnavailable(f"Redis is unreachable: {exc}")
+    if isinstance(exc, _NOT_SERVING):
+        return ServiceUnavailable(f"Redis cannot serve requests now: {exc}")
+    return None
+
 
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
+    """Turns Redis not answering into ``ServiceUnavailable`` (a 503); an error in reply to a
+    command goes on as it is (a 500, logged: no client value reaches Redis unchecked)."""
     try:
         yield
-    except (RedisError, OSError) as exc:
-        if isinstance(exc, RedisConnectionError) and isinstance(exc.__cause__, TimeoutError):
-            # redis-py's BlockingConnectionPool found no free connection in time: Redis is
-            # there, this process has every one of its connections busy.
-            raise ServiceUnavailable(
-                "This process waited too long for one of its Redis connections (all are busy); try again shortly"
-            ) from exc
-        raise ServiceUnavailable(f"Redis is unreachable: {exc}") from exc
+    except Exception as exc:
+        outage = unavailable(exc)
+        if outage is None:
+            raise
+        raise outage from exc
 
 
 class TaskStore:
@@ -90,20 +121,16 @@ class TaskStore:
         task.add_done_callback(self._reading.discard)
 
     async def _read_segments(self, reads: _SegmentReads) -> None:
+        """One pipeline for every read queued in a turn. A command Redis refuses fails the read
+        that asked for it and no other: the pipeline reports each command's error in its place
+        (``raise_on_error=False``) instead of raising the first for all of them."""
         try:
             with redis_errors():
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for after, _ in reads:
                         for task_id, entry_id in after.items():
                             pipe.xrange(segments_key(task_id), entry_id or "-", "+")
-                    replies = iter(await pipe.execute())
-            results = [
-                {
-                    task_id: [segment_event(entry_id + b" " + fields[b"root"]) for entry_id, fields in entries]
-                    for task_id, entries in zip(after, replies)  # noqa: B905 (replies holds every read's)
-                }
-                for after, _ in reads
-            ]
+                    replies = iter(await pipe.execute(raise_on_error=False))
         except asyncio.CancelledError:
             for _, future in reads:
                 future.cancel()
@@ -114,8 +141,15 @@ class TaskStore:
                     # One each: an exception raised in several tasks would gather all their tracebacks.
                     future.set_exception(ServiceUnavailable(str(exc)) if isinstance(exc, ServiceUnavailable) else exc)
             return
-        for (_, future), segments in zip(reads, results, strict=True):
-            if not future.done():
+        for after, future in reads:
+            mine = [next(replies) for _ in after]
+            if future.done():
+                continue
+            try:
+                segments = {task_id: _segment_events(reply) for task_id, reply in zip(after, mine, strict=True)}
+            except Exception as exc:  # this read's own command failed, or its entries are unreadable
+                future.set_exception(exc)
+            else:
                 future.set_result(segments)
 
     async def record_issued(self, task_id: str, endpoint: str) -> None:
@@ -126,3 +160,16 @@ class TaskStore:
     async def ping(self) -> None:
         with redis_errors():
             await self._redis.ping()
+
+
+def _segment_events(reply: object) -> list[TaskEvent]:
+    """The events of one XRANGE reply, as the pipeline gave it: a command's error comes back in
+    its place, and is raised here for the read that sent it alone (a 503 only if it says Redis
+    is not serving)."""
+    if isinstance(reply, BaseException):
+        outage = unavailable(reply)
+        if outage is not None:
+            raise outage from reply
+        raise reply
+    assert isinstance(reply, list)
+    return [segment_event(entry_id + b" " + fields[b"root"]) for entry_id, fields in reply]

@@ -1,5 +1,5 @@
 """TaskStore.read_segments against a real Redis: reads made in one turn share a round trip,
-and each caller still gets its own tasks' segments, from its own positions."""
+and each caller still gets its own tasks' segments, from its own positions, or its own error."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError, OutOfMemoryError, ReadOnlyError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live_progress.contract import segments_key
 from live_progress.launch.redis_server import RedisServer
-from live_progress.web.engine.store import TaskStore
-from live_progress.web.errors import ServiceUnavailable
+from live_progress.web.engine.store import TaskStore, redis_errors, unavailable
+from live_progress.web.errors import ServiceBusy, ServiceUnavailable
 
 
 @pytest.fixture
@@ -79,3 +82,42 @@ async def test_every_reader_hears_that_redis_is_unreachable(redis_server: RedisS
 
     assert [type(result) for result in results] == [ServiceUnavailable, ServiceUnavailable]
     assert results[0] is not results[1]
+
+
+async def test_a_command_redis_refuses_fails_only_the_read_that_sent_it(redis: Redis) -> None:
+    # The store is not where client values are checked (the endpoints are), but were one to
+    # slip by, it must not take down the reads that shared its round trip, nor pass for an outage.
+    store = TaskStore(redis, b"celery-task-meta-", 60)
+    task_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    ids = await add_segments(redis, task_id, 2)
+    await add_segments(redis, other, 1)
+
+    before, bad, after, both = await asyncio.gather(
+        store.read_segments({task_id: None}),
+        store.read_segments({task_id: "notanid"}),
+        store.read_segments({task_id: ids[1]}),
+        store.read_segments({other: None, task_id: "18446744073709551616-0"}),
+        return_exceptions=True,
+    )
+
+    assert [event.id for event in before[task_id]] == ids
+    assert [event.id for event in after[task_id]] == ids[1:]
+    for refused in (bad, both):
+        assert isinstance(refused, ResponseError) and not isinstance(refused, ServiceUnavailable), refused
+        assert "Invalid stream ID" in str(refused)
+
+
+def test_only_redis_not_answering_or_not_serving_is_an_outage() -> None:
+    pool_empty = RedisConnectionError("No connection available.")
+    pool_empty.__cause__ = TimeoutError()
+    assert type(unavailable(pool_empty)) is ServiceBusy
+    for down in (RedisConnectionError("refused"), RedisTimeoutError("timed out"), ConnectionResetError()):
+        outage = unavailable(down)
+        assert type(outage) is ServiceUnavailable and str(outage).startswith("Redis is unreachable")
+    for not_serving in (ReadOnlyError("READONLY You can't write against a read only replica."), OutOfMemoryError()):
+        outage = unavailable(not_serving)
+        assert type(outage) is ServiceUnavailable and str(outage).startswith("Redis cannot serve requests now")
+    for commands_fault in (ResponseError("Invalid stream ID"), ResponseError("WRONGTYPE"), DataError("bad value")):
+        assert unavailable(commands_fault) is None
+        with pytest.raises(type(commands_fault)), redis_errors():
+            raise commands_fault
