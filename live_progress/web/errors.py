@@ -10,6 +10,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from live_progress.plugin import InputError
 
@@ -62,8 +63,35 @@ def constant_json(body: object) -> Callable[[Request], Awaitable[Response]]:
     return answer
 
 
-def error_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
-    return json_response({"error": message}, status_code, headers)
+class ErrorResponse(Response):
+    """``{"error": message}``, which counts itself in the process's metrics as it is sent, by
+    status and ``kind``: guards, handlers and endpoints all answer errors with one."""
+
+    media_type = "application/json"
+
+    def __init__(
+        self, message: str, status_code: int, headers: dict[str, str] | None = None, kind: ErrorKind | None = None
+    ) -> None:
+        super().__init__(orjson.dumps({"error": message}), status_code, headers)
+        if kind is None:
+            kind = "client" if status_code < 500 else "outage" if status_code == 503 else "internal"
+        self.kind: ErrorKind = kind
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The lifespan's services, as the server copies them into every request's scope (not
+        # there for an app served without its lifespan).
+        services = scope.get("state", {}).get("services")
+        if services is not None:
+            services.metrics.count_error(self.status_code, self.kind)
+        await super().__call__(scope, receive, send)
+
+
+def error_response(
+    message: str, status_code: int, headers: dict[str, str] | None = None, kind: ErrorKind | None = None
+) -> Response:
+    """The JSON error answer; ``kind`` defaults by status: 4xx ``client``, 503 ``outage``, other
+    5xx ``internal``."""
+    return ErrorResponse(message, status_code, headers, kind)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -81,13 +109,14 @@ async def _input_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceUnavailable)
     logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return error_response(str(exc), 503, {"Retry-After": "2"})
+    return error_response(str(exc), 503, {"Retry-After": "2"}, exc.kind)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_response("Internal error; the service logged the details", 500)
+    return error_response("Internal error; the service logged the details", 500, kind="internal")
 
 
 exception_handlers = {

@@ -104,6 +104,20 @@ class WebMetrics:
             buckets=_SECONDS,
             registry=self.registry,
         )
+        self.errors = Counter(
+            "live_progress_error_responses",
+            "Error answers by status and whose fault: client (a 4xx: the request was wrong), outage "
+            "(Redis or the broker does not answer), busy (this process at a limit), internal (a 500)",
+            ["status", "kind"],
+            registry=self.registry,
+        )
+        # Zeros from the start, so a rate of client errors or of outages is there before the first.
+        for status, kind in (("400", "client"), ("404", "client"), ("503", "outage"), ("500", "internal")):
+            self.errors.labels(status, kind)
+
+    def count_error(self, status: int, kind: str) -> None:
+        """An error answer sent (live_progress/web/errors.py's ErrorResponse counts itself)."""
+        self.errors.labels(str(status), kind).inc()
 
     def watch_live(self, hub: StateHub, streams: Streams) -> None:
         self.registry.register(_Live(hub, streams, self))

@@ -233,6 +233,7 @@ class AsyncEndpoint:
                 f"This process already serves its limit of {services.streams.limit} streams; try again shortly",
                 503,
                 {"Retry-After": "5"},
+                kind="busy",
             )
         services.metrics.streams_opened += 1
         return services.streams.response(frames, ready, close)

@@ -52,7 +52,7 @@ class TokenAuth:
             allowed = await self._allowed(Request(scope))
         except ServiceUnavailable as exc:
             # Raised out of a middleware it would reach no exception handler but the 500 one.
-            response = error_response(str(exc), 503, {"Retry-After": "2"})
+            response = error_response(str(exc), 503, {"Retry-After": "2"}, exc.kind)
         else:
             if allowed:
                 await self._app(scope, receive, send)
