@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis import Redis
 
 from live_progress.launch.redis_server import RedisServer
@@ -230,3 +232,54 @@ async def test_a_cookie_signed_with_another_token_is_refused(redis_url: str, aud
     async with serve(settings_for(redis_url, audio_root, api_token=TOKEN)) as guarded:
         response = await guarded.get("/openapi.json", headers={"Cookie": f"live_progress_session={cookie}"})
         assert response.status_code == 401
+
+
+# Header values as a client can send them: latin-1, no control characters.
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=80)
+# Cookies shaped like the service's own (itsdangerous: value.timestamp.signature), and any other.
+signed_looking = st.builds(
+    lambda *parts: ".".join(parts), *(st.text("ABCDEFabcdef0123456789-_=.", max_size=30) for _ in range(3))
+)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(cookie=signed_looking | header_text, bearer=st.none() | header_text)
+async def test_whatever_credentials_are_sent_the_answer_is_401(
+    guarded: httpx.AsyncClient, cookie: str, bearer: str | None
+) -> None:
+    headers = {"Cookie": f"live_progress_session={cookie}".encode("latin-1")}
+    if bearer is not None:
+        headers["Authorization"] = bearer.encode("latin-1")
+    for method, path in [("GET", "/openapi.json"), ("GET", f"/audio/transcribe/result/{uuid.uuid4()}"), ("GET", "/")]:
+        response = await guarded.request(method, path, headers=headers)
+        if path == "/":
+            assert response.status_code == 303  # to the sign-in form
+            continue
+        assert response.status_code == 401, response.text
+        assert "API token" in response.json()["error"]
+
+
+HEADER_NAMES = ["Host", "Origin", "Content-Type", "Last-Event-ID", "Cookie", "Authorization", "Accept", "X-Anything"]
+
+
+@FUZZ
+@given(headers=st.dictionaries(st.sampled_from(HEADER_NAMES), header_text, max_size=4))
+async def test_whatever_headers_are_sent_no_answer_is_a_5xx(
+    client: httpx.AsyncClient, audio_root: Path, headers: dict[str, str]
+) -> None:
+    sent = {name: value.encode("latin-1") for name, value in headers.items()}
+    routes = [
+        ("GET", f"/audio/transcribe/result/{uuid.uuid4()}", None),
+        ("GET", f"/audio/transcribe/events/{uuid.uuid4()}", None),
+        ("GET", f"/audio/transcribe/events?task_id={uuid.uuid4()}", None),
+        ("DELETE", f"/audio/transcribe/{uuid.uuid4()}", None),
+        ("POST", "/audio/transcribe", b"{}"),
+        ("GET", "/healthz", None),
+    ]
+    for method, path, content in routes:
+        response = await client.request(method, path, headers=sent, content=content)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"]
