@@ -278,7 +278,7 @@ class Verdict:
                     if w.kind == "batch" and w.key.endswith(":losses") and paused <= w.at <= woke + 1
                 }
                 taken |= held & taken_back
-                late = [w for w in self.ledger.writes if w.owner == worker.name and w.at > woke]
+                late = self._before_next_execution(worker.name, paused, woke)
                 for job_id in sorted(taken):
                     job = self.by_task[job_id]
                     mine = [w for w in late if self.job_of.get(w.task) is job]
@@ -290,6 +290,25 @@ class Verdict:
                             f"wrote {len(mine)} times for it after it woke (first {self.rel(mine[0].at)}): "
                             + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
                         )
+
+    def _before_next_execution(self, worker: str, paused: float, woke: float) -> list[Write]:
+        """The writes ``worker`` made after it woke and before it began executing a task anew (a
+        worker runs one task at a time: what it wrote then came from the execution paused). An
+        execution begins where it records its run (``live-progress:run:<id>``, field ``attempt``)
+        or renews a heartbeat it did not hold at the pause, or holds with another token."""
+        mine = [w for w in self.ledger.writes if w.owner == worker]
+        tokens = {w.task: w.value for w in mine if w.kind == "heartbeat" and paused - 3 <= w.at <= paused}
+        late = []
+        for write in mine:
+            if write.at <= woke:
+                continue
+            begins = (write.kind == "run" and write.field == "attempt") or (
+                write.kind == "heartbeat" and tokens.get(write.task, write.value + "?") != write.value
+            )
+            if begins:
+                break
+            late.append(write)
+        return late
 
     # Figures ---------------------------------------------------------------------------------------
 
