@@ -300,7 +300,9 @@ class Verdict:
         tokens = {w.task: w.value for w in mine if w.kind == "heartbeat" and paused - 3 <= w.at <= paused}
         late = []
         for write in mine:
-            if write.at <= woke:
+            # Stopped, it wrote nothing: whatever comes after the first half second (writes sent
+            # just before SIGSTOP) came after SIGCONT, even before ``woke`` was noted.
+            if write.at <= paused + 0.5:
                 continue
             begins = (write.kind == "run" and write.field == "attempt") or (
                 write.kind == "heartbeat" and tokens.get(write.task, write.value + "?") != write.value
@@ -431,9 +433,10 @@ def _diff(want: str, got: str) -> str:
     """Where the words differ (up to three places): ``word 97: 'caps,' -> 'caps'``."""
     a, b = want.split(), got.split()
     changes = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
-    shown = [
-        f"word {i1 + 1}: {' '.join(a[i1:i2]) or '(none)'!r} -> {' '.join(b[j1:j2]) or '(none)'!r}"
-        for _, i1, i2, j1, j2 in changes[:3]
-    ]
+    shown = [f"word {i1 + 1}: {_words(a[i1:i2])!r} -> {_words(b[j1:j2])!r}" for _, i1, i2, j1, j2 in changes[:3]]
     more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
     return f"({len(a)} words: {'; '.join(shown)}{more})"
+
+
+def _words(words: list[str]) -> str:
+    return (" ".join(words[:8]) + (" …" if len(words) > 8 else "")) or "(none)"
