@@ -22,6 +22,13 @@ CHILDREN_PREFIX = "live-progress:children:"
 # published on the channel of the same name ("<stream entry id> <json>"), kept as long as
 # the task's result.
 SEGMENTS_PREFIX = "live-progress:segments:"
+# Each execution of a task by this project's worker: a Redis hash (live_progress/takeover.py)
+# with what it takes to send the task again, the token of the execution that holds it, and
+# how many times a worker died on it; and the set of task ids executing now.
+RUN_PREFIX = "live-progress:run:"
+# Where a task's checkpoint is kept (live_progress.Job) until the task's state is final.
+CHECKPOINT_PREFIX = "live-progress:resume:"
+RUNNING_KEY = "live-progress:running"
 PROGRESS_STATE = "PROGRESS"
 # A task handed back to the queue with its progress (a worker stopped mid-batch): no worker
 # executes it until one takes it again, so nobody owes it a heartbeat.
@@ -89,6 +96,8 @@ class TaskView:
     executing: bool = False
     # How a final view ended: for the metrics, which must not read it out of a message.
     outcome: Outcome | None = None
+    # Handed back to the queue (WAITING): the worker that takes it may not have written yet.
+    waiting: bool = False
 
     @property
     def final(self) -> bool:
@@ -113,6 +122,14 @@ def children_key(task_id: str) -> str:
 
 def segments_key(task_id: str) -> str:
     return SEGMENTS_PREFIX + task_id
+
+
+def run_key(task_id: str) -> str:
+    return RUN_PREFIX + task_id
+
+
+def checkpoint_key(task_id: str) -> str:
+    return CHECKPOINT_PREFIX + task_id
 
 
 def failed_view(reason: str) -> TaskView:
@@ -148,7 +165,8 @@ def view_task(meta: Mapping[str, Any] | None) -> TaskView:
     # Extra fields (current, total, eta_seconds, ...) pass through to clients.
     root.update((k, v) for k, v in info.items() if k not in root)
     # RETRY and WAITING wait in the broker for a worker: none is executing them yet.
-    return TaskView("progress", {"root": root}, executing=state not in ("RETRY", WAITING_STATE))
+    executing = state not in ("RETRY", WAITING_STATE)
+    return TaskView("progress", {"root": root}, executing=executing, waiting=state == WAITING_STATE)
 
 
 def wire_percent(value: Any) -> int:
@@ -165,9 +183,11 @@ def wire_percent(value: Any) -> int:
 def failure_reason(result: Any) -> str:
     """A readable reason from the exception Celery stored as a failed task's result."""
     if isinstance(result, Mapping) and "exc_type" in result:
-        if result["exc_type"] == "WorkerLostError":
-            return WORKER_LOST
         message = result.get("exc_message")
+        if result["exc_type"] == "WorkerLostError":
+            # Celery's own says which signal; ours (the last takeover refused) says where.
+            detail = " ".join(str(part) for part in message) if isinstance(message, (list, tuple)) else ""
+            return detail if detail.startswith(WORKER_LOST) else WORKER_LOST
         if isinstance(message, (list, tuple)):
             message = " ".join(str(part) for part in message)
         return str(message) if message else str(result["exc_type"])

@@ -21,6 +21,8 @@ from live_progress.redis_url import SentinelURL, is_sentinel
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Seconds without a heartbeat after which a running task counts as lost with its worker.
 WORKER_LOST_AFTER = 20.0
+# How many worker deaths a task survives: each one hands it to the next worker, this many end it.
+MAX_TASK_ATTEMPTS = 3
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -97,6 +99,9 @@ class SharedSettings(EnvSettings):
     # A running task whose worker has not shown a sign of life for this long has failed;
     # the worker's heartbeat outlives its last beat by as long.
     worker_lost_after: Annotated[Seconds, Field(ge=1)] = WORKER_LOST_AFTER
+    # A running task whose worker is lost goes back to the queue and resumes on the next free
+    # worker, until its workers died this many times: then it fails (1: at the first death).
+    max_task_attempts: Annotated[int, Field(ge=1)] = MAX_TASK_ATTEMPTS
     log_format: LogFormat = "text"
     # The installed plugins (entry points of the group live_progress.plugins) this process
     # loads, by name; None: every one. Web and worker should agree.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | Non
         await hub.start()
         if not await hub.wait_connected(timeout=3):
             logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
-        liveness = asyncio.create_task(Liveness(hub, store, broker.mark_lost, settings.worker_lost_after).run())
+        recover = functools.partial(broker.take_over, max_attempts=settings.max_task_attempts)
+        liveness = asyncio.create_task(Liveness(hub, store, recover, settings.worker_lost_after).run())
         # One timer for every stream's pings and stall checks (live_progress/web/engine/sse.py).
         streams = Streams(
             settings.max_streams,

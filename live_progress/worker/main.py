@@ -12,7 +12,7 @@ from live_progress.job import require_redis_backend
 from live_progress.logs import configure_logging
 from live_progress.plugin import Plugin
 from live_progress.plugins import load_plugins, worker_half
-from live_progress.worker.heartbeat import install_heartbeats
+from live_progress.worker.attempts import install_attempts
 from live_progress.worker.metrics import install_metrics
 from live_progress.worker.revocation import DurableRevokeTask
 from live_progress.worker.settings import WorkerSettings
@@ -47,8 +47,9 @@ def install_worker(
     celery: Celery, settings: WorkerSettings | None = None, plugins: Sequence[Plugin] | None = None
 ) -> None:
     """Make ``celery`` (a project's own app, or ours) a worker of this service: every plugin's
-    tasks, a heartbeat per running task, cancels that hold on any worker, the SIGTERM hand-over
-    and the worker's metrics. Call it before the app defines a task of its own: durable cancels
+    tasks, a heartbeat per running task, the takeover of tasks whose worker was lost (and fenced
+    writes, so a paused worker that wakes writes nothing), cancels that hold on any worker, the
+    SIGTERM hand-over and the worker's metrics. Call it before the app defines a task of its own: durable cancels
     come with the app's task class. Its result backend must be Redis."""
     settings = settings or WorkerSettings.load()
     require_redis_backend(celery)
@@ -60,7 +61,7 @@ def install_worker(
         )
     celery.task_cls = DurableRevokeTask
     install_stop_flag(celery)
-    install_heartbeats(celery, settings.worker_lost_after)
+    install_attempts(celery, settings.worker_lost_after, settings.max_task_attempts, settings.result_expires)
     for plugin in load_plugins(settings.plugins) if plugins is None else plugins:
         if plugin.worker is not None:
             register = worker_half(plugin)

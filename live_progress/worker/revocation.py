@@ -10,16 +10,21 @@ own revoked-task handling (discarded, acknowledged, REVOKED kept).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import Task, states
 from celery.worker.request import Request
 
-from live_progress.worker._celery_seams import revoke_here, revoked_here
+from live_progress.worker._celery_seams import request_done, revoke_here, revoked_here
 
 logger = logging.getLogger(__name__)
 
 
 class DurableRevokeRequest(Request):
+    """Also: a task whose pool process died (the OOM killer's usual pick, a crashing decoder) is
+    taken over at once (live_progress/takeover.py) rather than failed with Celery's WorkerLostError."""
+
     # Celery asks ``revoked()`` just before it hands the task to the pool (and its per-task
     # request class replaces ``execute_using_pool``, so this is the one place to ask).
     _read_stored_state = False
@@ -30,6 +35,20 @@ class DurableRevokeRequest(Request):
             if _stored_state(self.task, self.id) == states.REVOKED:
                 revoke_here(self.id)
         return bool(super().revoked())
+
+    def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
+        exc = exc_info.exception
+        exc = getattr(exc, "exc", exc)  # billiard's ExceptionWithTraceback wraps it
+        if isinstance(exc, WorkerLostError) and not revoked_here(self.id):
+            from live_progress.worker.attempts import take_over_dead
+
+            try:
+                if take_over_dead(self.task.app, self.id):
+                    request_done(self)
+                    return None
+            except Exception:  # noqa: BLE001 - then Celery records the failure, as it would
+                logger.warning("Could not take %s over after its pool process died", self.id, exc_info=True)
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
 
 def _stored_state(task: Task, task_id: str) -> str | None:

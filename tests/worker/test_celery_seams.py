@@ -15,7 +15,7 @@ from celery import Celery, states, uuid
 from celery.contrib.testing.mocks import TaskMessage
 from celery.worker.request import Request
 
-from live_progress.worker._celery_seams import executing_requests, revoke_here, revoked_here
+from live_progress.worker._celery_seams import executing_requests, request_done, revoke_here, revoked_here
 from live_progress.worker.revocation import DurableRevokeRequest, DurableRevokeTask
 
 
@@ -60,3 +60,13 @@ def test_a_cancel_stored_before_any_worker_ran_the_task_revokes_it(app: Celery) 
     assert req.revoked() and revoked_here(req.id)
     other = request(app, DurableRevokeRequest)
     assert not other.revoked() and not revoked_here(other.id)
+
+
+def test_a_request_done_here_leaves_the_requests_this_worker_is_executing(app: Celery) -> None:
+    from celery.worker import state
+
+    req = request(app)
+    state.task_accepted(req)
+    assert req in executing_requests()
+    request_done(req)
+    assert req not in executing_requests()

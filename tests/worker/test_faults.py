@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,13 +22,15 @@ from tests.support.clients import read_events, submit
 pytestmark = pytest.mark.integration
 
 LOST_AFTER = 3.0
+LOST_ON_A_STORY = r"Task failed: worker lost \(attempt 1 on story-\d\.mp3\)"
 
 
 @pytest.fixture(scope="module")
 def fault_env(redis_server: RedisServer, audio_root: Path, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own on the session's Redis, so the other tests' worker never takes these tasks.
     url = redis_server.database_url(5)
-    return {**service_env, "REDIS_URL": url, "WORKER_LOST_AFTER": str(LOST_AFTER)}
+    # MAX_TASK_ATTEMPTS=1: a task whose worker dies fails at once, as before takeovers (test_takeover.py).
+    return {**service_env, "REDIS_URL": url, "WORKER_LOST_AFTER": str(LOST_AFTER), "MAX_TASK_ATTEMPTS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def pool_children(worker: Process) -> list[int]:
     return [int(pid) for pid in path.read_text().split()]
 
 
-async def test_killing_the_whole_worker_ends_every_stream_with_worker_lost(
+async def test_with_one_attempt_killing_the_whole_worker_ends_every_stream_with_worker_lost(
     client: httpx.AsyncClient, fault_worker: Process, audio_root: Path
 ) -> None:
     task = await submit(client, audio_root / "many")
@@ -79,11 +82,13 @@ async def test_killing_the_whole_worker_ends_every_stream_with_worker_lost(
 
     results = await asyncio.wait_for(asyncio.gather(*watching), LOST_AFTER * 4)
     took = time.monotonic() - killed
-    lost = {"root": {"output_type": "text", "title": "error", "value": "Task failed: worker lost", "subtitle": None}}
     for events in results:
         assert events[-1].event == "error"
-        assert events[-1].data == lost
-    assert (await client.get(task["result_url"])).json() == lost
+        assert re.fullmatch(
+            r"Task failed: worker lost \(attempt 1 on story-\d\.mp3\)", events[-1].data["root"]["value"]
+        )
+        assert events[-1].data == results[0][-1].data
+    assert (await client.get(task["result_url"])).json() == results[0][-1].data
     print(f"streams ended {took:.1f} s after kill -9 of the worker (WORKER_LOST_AFTER={LOST_AFTER})")
 
 
@@ -95,7 +100,7 @@ async def test_killing_the_pool_process_reports_worker_lost(
     for pid in pool_children(fault_worker):
         os.kill(pid, signal.SIGKILL)
     events = await read_events(client, task["events_url"])
-    assert events[-1].data["root"]["value"] == "Task failed: worker lost"
+    assert re.fullmatch(LOST_ON_A_STORY, events[-1].data["root"]["value"])
     assert fault_worker.alive()
 
 

@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from live_progress.contract import WORKER_LOST, celery_config, children_key
+from live_progress.takeover import take_over
 from live_progress.web.errors import ServiceUnavailable
 from live_progress.web.settings import Settings
 
@@ -71,9 +72,17 @@ class TaskBroker:
     def _children(self, task_id: str) -> list[str]:
         return sorted(child.decode() for child in self._celery.backend.client.smembers(children_key(task_id)))
 
-    async def mark_lost(self, task_id: str) -> None:
-        """Record the task as failed with its worker (Celery keeps a SUCCESS it already has)."""
-        await self._blocking(self._celery.backend.mark_as_failure, task_id, WorkerLostError(WORKER_LOST))
+    async def take_over(self, task_id: str, executing: bool, max_attempts: int) -> bool:
+        """A task silent for WORKER_LOST_AFTER: if its worker is lost, send the task again for its
+        next attempt, or record it failed after ``max_attempts`` deaths (live_progress/takeover.py).
+        A task that was ``executing`` on a worker that runs none of this project's code (it has no
+        run) is recorded failed with its worker (Celery keeps a SUCCESS it already has).
+        Returns whether the task was found lost."""
+        claim = await self._blocking(take_over, self._celery, task_id, max_attempts)
+        if claim.outcome == "foreign" and executing:
+            await self._blocking(self._celery.backend.mark_as_failure, task_id, WorkerLostError(WORKER_LOST))
+            return True
+        return claim.outcome in ("requeue", "failed")
 
     async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:

@@ -25,6 +25,7 @@ class TaskEvent:
     frame: bytes  # the SSE frame, shared by every connection that sends it
     executing: bool = False  # a worker should be keeping a heartbeat for it
     outcome: Outcome | None = None  # how a final event ended
+    waiting: bool = False  # queued again to resume: a worker may have begun it without a word yet
 
     @classmethod
     def from_view(cls, view: TaskView) -> TaskEvent:
@@ -33,7 +34,7 @@ class TaskEvent:
         # gives the same state the same id, and Last-Event-ID works across them.
         event_id = hashlib.blake2b(view.kind.encode() + b"\n" + data, digest_size=8).hexdigest()
         frame = event_frame(view.kind, data, event_id)
-        return cls(view.kind, view.final, data, event_id, frame, view.executing, view.outcome)
+        return cls(view.kind, view.final, data, event_id, frame, view.executing, view.outcome, view.waiting)
 
 
 def after_last(events: Iterable[TaskEvent], event_id: str | None) -> list[TaskEvent]:

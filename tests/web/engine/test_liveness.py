@@ -4,6 +4,7 @@ by Celery's own backend from an app that shares no code with the worker (a forei
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ async def setup(redis_server: RedisServer) -> AsyncIterator[Setup]:
     store = TaskStore(redis, PREFIX, 3600)
     web_celery = Celery("web")
     web_celery.conf.update(celery_config(url, url, 3600))
-    yield Setup(hub, Liveness(hub, store, TaskBroker(web_celery).mark_lost, LOST_AFTER), clock, foreign)
+    yield Setup(hub, Liveness(hub, store, functools.partial(TaskBroker(web_celery).take_over, max_attempts=3), LOST_AFTER), clock, foreign)
     await hub.stop()
     await redis.aclose()
     await listener.aclose()
