@@ -1,11 +1,19 @@
-"""A batch's outcome so far: each file's transcript, and where the batch stands when its worker stops
-(saved as the job's checkpoint, ``live_progress.Job.hand_over``, read by the worker that resumes it)."""
+"""A batch's outcome so far: each file's transcript, and where the batch stands (saved as the job's
+checkpoint, read by the worker that resumes it after a SIGTERM's ``live_progress.Job.hand_over``
+or a worker's death).
+
+The checkpoint is kept current piece by piece, as fields of the job's checkpoint, so that no
+save grows with the batch: ``paths`` once, ``done:<i>`` as each file ends, and for the file
+begun ``partial`` (``{"index", "seconds", "count"}``) with its segments so far as
+``segment:<n>``, saved with each segment published (``Journal``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from live_progress import progress_meta
 from live_progress.plugins.audio.worker.progress import Meta
@@ -81,19 +89,31 @@ class Transcript:
 
 @dataclass(frozen=True, slots=True)
 class Partial:
-    """A file transcribed up to ``seconds``: its segments so far, in order."""
+    """A file transcribed up to ``seconds`` (where the model's window began): its segments
+    before that, in order, and those of that window already ``published`` (which the next
+    worker, decoding the window again, does not publish again)."""
 
     index: int
     seconds: float
     segments: tuple[TimedSegment, ...]
+    published: tuple[TimedSegment, ...] = ()
 
     @property
     def prompt(self) -> str | None:
-        """The text so far, which decoding the rest is conditioned on."""
+        """The text before ``seconds``, which decoding the rest is conditioned on."""
         return " ".join(s.text for s in self.segments if s.text) or None
 
+    def fields(self) -> dict[str, Any]:
+        """The checkpoint's ``partial`` field: its segments are fields of their own."""
+        return {
+            "index": self.index,
+            "seconds": self.seconds,
+            "count": len(self.segments),
+            "published": [s.as_dict() for s in self.published],
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "seconds": self.seconds, "segments": [s.as_dict() for s in self.segments]}
+        return {**self.fields(), "segments": [s.as_dict() for s in self.segments]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Partial | None:
@@ -102,7 +122,8 @@ class Partial:
         if "segments" not in data:
             return None
         segments = tuple(TimedSegment.from_dict(s) for s in data["segments"])
-        return cls(int(data["index"]), float(data["seconds"]), segments)
+        published = tuple(TimedSegment.from_dict(s) for s in data.get("published", ()))
+        return cls(int(data["index"]), float(data["seconds"]), segments, published)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +143,35 @@ class Checkpoint:
             total=total,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "paths": [str(path) for path in self.paths],
-            "done": {str(i): t.to_dict() for i, t in self.done.items()},
-            "partial": None if self.partial is None else self.partial.to_dict(),
-            "percent": self.percent,
+    def to_fields(self) -> dict[str, Any]:
+        """The checkpoint's fields (see the module's docstring)."""
+        fields: dict[str, Any] = {"paths": [str(path) for path in self.paths], "percent": self.percent}
+        fields.update((f"done:{index}", t.to_dict()) for index, t in self.done.items())
+        if self.partial is not None:
+            fields["partial"] = self.partial.fields()
+            fields.update((f"segment:{n}", segment.as_dict()) for n, segment in enumerate(self.partial.segments))
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Checkpoint | None:
+        """The checkpoint saved as ``fields``; None when they hold no batch yet (its worker died
+        before listing the files)."""
+        if "done" in fields and isinstance(fields["done"], dict):
+            return cls.from_dict(dict(fields))  # saved whole, by a worker of an earlier version
+        if "paths" not in fields:
+            return None
+        paths = tuple(Path(p) for p in fields["paths"])
+        done = {
+            int(name[5:]): Transcript.from_dict(paths[int(name[5:])], value)
+            for name, value in fields.items()
+            if name.startswith("done:")
         }
+        partial = None
+        begun = fields.get("partial")
+        if isinstance(begun, dict) and int(begun["index"]) not in done:
+            segments = [fields[f"segment:{n}"] for n in range(int(begun["count"]))]
+            partial = Partial.from_dict({**begun, "segments": segments})
+        return cls(paths=paths, done=done, partial=partial, percent=int(fields.get("percent", 0)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
@@ -142,6 +185,34 @@ class Checkpoint:
         )
 
 
+class Journal(Protocol):
+    """Where a batch keeps its checkpoint current: ``segment`` publishes a live segment and saves
+    ``checkpoint`` (fields) in the same step; ``save`` saves fields; ``working_on`` says which
+    file the batch is on (named if its worker dies)."""
+
+    def segment(self, path: Path, segment: Any, checkpoint: Mapping[str, Any]) -> None: ...
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None: ...
+
+    def working_on(self, item: str) -> None: ...
+
+
+class _NoJournal:
+    """Keeps nothing (a batch run without Celery, in tests)."""
+
+    def segment(self, path: Path, segment: Any, checkpoint: Mapping[str, Any]) -> None:
+        pass
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None:
+        pass
+
+    def working_on(self, item: str) -> None:
+        pass
+
+
+NO_JOURNAL: Journal = _NoJournal()
+
+
 class Handover(Exception):
     """The worker is stopping: the batch goes on elsewhere from ``checkpoint``."""
 
@@ -151,9 +222,9 @@ class Handover(Exception):
 
 
 class StopRequested(Exception):
-    """Raised between two segments of a file when the worker is stopping."""
+    """Raised between two segments of a file when the worker is stopping: ``partial`` is where
+    to resume."""
 
-    def __init__(self, seconds: float, segments: list[TimedSegment]) -> None:
-        super().__init__(f"stopping at {seconds:.2f} s")
-        self.seconds = seconds
-        self.segments = segments
+    def __init__(self, partial: Partial) -> None:
+        super().__init__(f"stopping at {partial.seconds:.2f} s")
+        self.partial = partial

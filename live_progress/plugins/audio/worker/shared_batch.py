@@ -5,10 +5,13 @@ files: live_progress/plugins/audio/worker/pieces.py); it and its helper tasks cl
 done, and store each transcript. Only the leader writes the batch's state; the others only
 write here.
 
-Live segments of a whole file are published as they are decoded. Those of a piece wait in a
-list of its own until every earlier piece of the file is published, so a client reads a
-file's segments in order and each once: the piece the file has reached is published as it
-is decoded, and a piece done ahead of it all at once when it is reached (``_PUBLISH_IN_ORDER``).
+Each unit's live segments go to a list of its own, and are published from there once every
+earlier piece of the file is published, so a client reads a file's segments in order and each
+once: a whole file, and the piece the file has reached, are published as they are decoded, and
+a piece done ahead of it all at once when it is reached (``_PUBLISH_IN_ORDER``). How far each
+unit got is saved with each of its segments, and every write about a unit checks that its
+claimer still holds it: a unit taken back from a lost worker resumes after what was published
+of it, and the lost worker, should it wake, writes nothing more.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 
@@ -51,40 +55,96 @@ end
 return index
 """
 
-# Holds a segment of a piece (if any) and marks the piece done (if so), then publishes, in
-# order, what the file's pieces hold from the first not wholly published on, up to the
-# first piece not done: one script, so two participants cannot publish the same segment,
-# nor one piece's ahead of an earlier one's. The publishing is SegmentLog's _APPEND.
-# KEYS: the segments' stream, the batch's order hash (next:<first piece> -> the piece to
-# publish from; sent:<piece> -> how many of its held segments are published; done:<piece>).
-# ARGV: held lists' prefix, the file's first and last piece, this piece, the segment's JSON
-# or '', '1' if this piece is done, the keys' ttl, the stream's cap.
-_PUBLISH_IN_ORDER = """
-local prefix, first, last, piece = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-if ARGV[5] ~= '' then
-  redis.call('RPUSH', prefix .. piece, ARGV[5])
-  redis.call('EXPIRE', prefix .. piece, ARGV[7])
+# Every write about a unit is made only while its claimer still holds it (the claims hash says
+# so): a worker that was lost, and wakes after its unit was taken back, writes nothing more.
+# KEYS[1] is the claims hash; ARGV[1] the unit, ARGV[2] its claimer ('' for the leader, which
+# finishes a unit nobody holds any more).
+_HELD = """
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+"""
+
+# Holds a segment of a unit (if any) with how far the unit got, marks the unit done with its
+# transcript (if so), then publishes, in order, what the file's units hold from the first not
+# wholly published on, up to the first unit not done: one script, so two participants cannot
+# publish the same segment, nor one piece's ahead of an earlier one's, and a unit taken back
+# from a lost worker resumes exactly after what was published of it. The publishing is
+# live_progress.Job's (XADD, then PUBLISH of "<id> <json>").
+# KEYS: claims, the segments' stream, the batch's order hash (next:<first piece> -> the piece
+# to publish from; sent:<piece> -> how many of its held segments are published; done:<piece>),
+# partials, texts.
+# ARGV: the unit, its claimer, held lists' prefix, the file's first and last unit, the
+# segment's JSON or '', the unit's partial JSON or '', its transcript's JSON or '' (not done),
+# the keys' ttl, the stream's cap ('0': publish nothing).
+_PUBLISH_IN_ORDER = (
+    _HELD
+    + """
+local piece, prefix, first, last = ARGV[1], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local ttl = ARGV[9]
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', prefix .. piece, ARGV[6])
+  redis.call('EXPIRE', prefix .. piece, ttl)
 end
-if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'done:' .. piece, 1) end
-local at = tonumber(redis.call('HGET', KEYS[2], 'next:' .. first) or first)
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[4], piece, ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ttl)
+end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[5], piece, ARGV[8])
+  redis.call('EXPIRE', KEYS[5], ttl)
+  redis.call('HSET', KEYS[3], 'done:' .. piece, 1)
+end
+local at = tonumber(redis.call('HGET', KEYS[3], 'next:' .. first) or first)
 while at <= last do
-  local sent = tonumber(redis.call('HGET', KEYS[2], 'sent:' .. at) or 0)
+  local sent = tonumber(redis.call('HGET', KEYS[3], 'sent:' .. at) or 0)
   local held = redis.call('LRANGE', prefix .. at, sent, -1)
-  for _, root in ipairs(held) do
-    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'root', root)
-    redis.call('PUBLISH', KEYS[1], id .. ' ' .. root)
+  if ARGV[10] ~= '0' then
+    for _, root in ipairs(held) do
+      local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'root', root)
+      redis.call('PUBLISH', KEYS[2], id .. ' ' .. root)
+    end
   end
   if #held > 0 then
-    redis.call('EXPIRE', KEYS[1], ARGV[7])
-    redis.call('HSET', KEYS[2], 'sent:' .. at, sent + #held)
+    if ARGV[10] ~= '0' then redis.call('EXPIRE', KEYS[2], ttl) end
+    redis.call('HSET', KEYS[3], 'sent:' .. at, sent + #held)
   end
-  if redis.call('HEXISTS', KEYS[2], 'done:' .. at) == 0 then break end
+  if redis.call('HEXISTS', KEYS[3], 'done:' .. at) == 0 then break end
   redis.call('DEL', prefix .. at)
   at = at + 1
-  redis.call('HSET', KEYS[2], 'next:' .. first, at)
+  redis.call('HSET', KEYS[3], 'next:' .. first, at)
 end
-redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('EXPIRE', KEYS[3], ttl)
+return 1
 """
+)
+
+# KEYS: claims, seconds. ARGV: the unit, its claimer, the seconds reached into it, the ttl.
+_REPORT = (
+    _HELD
+    + """
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+)
+
+# KEYS: claims, partials, todo. ARGV: the unit, its claimer, how far it got (JSON), the ttl.
+_RELEASE = (
+    _HELD
+    + """
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+)
+
+
+def claimer_of(task_id: str, execution: str) -> str:
+    """Who claims a unit: a task, and its execution's token (``live_progress.Job.execution``),
+    which its heartbeat holds while it runs."""
+    return f"{task_id} {execution}" if execution else task_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +170,14 @@ class SharedBatch:
         prefix = f"live-progress:batch:{batch_id}:"
         self._units, self._todo, self._claims = prefix + "units", prefix + "todo", prefix + "claims"
         self._seconds, self._texts, self._losses = prefix + "seconds", prefix + "texts", prefix + "losses"
-        self._partials = prefix + "partials"  # units given back mid-way by a stopping worker
-        self._order, self._held = prefix + "order", prefix + "held:"  # pieces' live segments
+        self._partials = prefix + "partials"  # how far each unit begun got (its published segments)
+        self._order, self._held = prefix + "order", prefix + "held:"  # units' live segments
         self._claim = redis.register_script(_CLAIM)
         self._publish_in_order = redis.register_script(_PUBLISH_IN_ORDER)
+        self._report = redis.register_script(_REPORT)
+        self._release = redis.register_script(_RELEASE)
+        # Units this process claimed and was found to have lost (taken back while it was away).
+        self._lost: set[int] = set()
 
     @property
     def _scratch(self) -> list[str]:
@@ -140,7 +204,7 @@ class SharedBatch:
             pipe.execute()
 
     def planned(self) -> bool:
-        """Whether the units are listed already (by a leader that handed the batch on)."""
+        """Whether the units are listed already (by an earlier leader of the batch)."""
         return bool(self._redis.exists(self._units))
 
     def units(self) -> list[Unit]:
@@ -157,19 +221,23 @@ class SharedBatch:
                 pipe.expire(key, self._ttl)
                 pipe.execute()
 
-    def release(self, index: int, begun: Partial) -> None:
+    def lost(self, index: int) -> bool:
+        """Whether unit ``index``, claimed here, was taken back from this process."""
+        return index in self._lost
+
+    def _held_write(self, script: Any, index: int, claimer: str, keys: list[str], args: list[Any]) -> None:
+        if script(keys=[self._claims, *keys], args=[index, claimer, *args]) == 0 and index not in self._lost:
+            self._lost.add(index)
+            logger.warning("%s no longer holds unit %d of batch %s: it was taken back", claimer, index, self.id)
+
+    def release(self, index: int, begun: Partial, claimer: str) -> None:
         """Give a claimed unit back, first in line, with how far it got (its claimer is stopping)."""
-        with self._redis.pipeline() as pipe:
-            pipe.hset(self._partials, str(index), json.dumps(begun.to_dict()))
-            pipe.expire(self._partials, self._ttl)
-            pipe.hdel(self._claims, str(index))
-            pipe.lpush(self._todo, index)
-            pipe.expire(self._todo, self._ttl)
-            pipe.execute()
+        args = [json.dumps(begun.to_dict()), self._ttl]
+        self._held_write(self._release, index, claimer, [self._partials, self._todo], args)
 
     def claim(self, claimer: str) -> tuple[int, Unit, Partial | None] | None:
-        """The next unit for ``claimer`` to transcribe, with how far a stopped worker got in it,
-        or None when there is none (any more)."""
+        """The next unit for ``claimer`` to transcribe, with how far an earlier claimer got in it
+        (one that stopped, or was lost), or None when there is none (any more)."""
         keys: list[str | bytes] = [self._todo, self._claims, self._state_key, Job.heartbeat_key(self.id)]
         index = self._claim(keys=keys, args=[claimer, self._ttl])
         if index is None:
@@ -180,35 +248,35 @@ class SharedBatch:
             unit, partial = pipe.execute()
         if unit is None:
             return None
+        self._lost.discard(int(index))
         begun = Partial.from_dict(json.loads(partial)) if partial is not None else None
         return int(index), Unit.from_json(unit), begun
 
-    def report_seconds(self, index: int, seconds: float) -> None:
+    def report_seconds(self, index: int, seconds: float, claimer: str) -> None:
         """``seconds`` into unit ``index`` (from its start) are transcribed."""
-        self._set(self._seconds, str(index), repr(seconds))
+        self._held_write(self._report, index, claimer, [self._seconds], [repr(seconds), self._ttl])
 
-    def publish(self, index: int, unit: Unit, segment: Segment) -> None:
-        """Publish a live ``segment`` of unit ``index``: now, or when the earlier pieces of its
-        file are (see ``_PUBLISH_IN_ORDER``)."""
-        if self._log is None:
-            return
-        if unit.whole:
-            self._log.publish(unit.path, segment)
-        else:
-            self._in_order(index, unit, self._log.root(unit.path, segment), done=False)
+    def publish(self, index: int, unit: Unit, segment: Segment, claimer: str, begun: Partial) -> None:
+        """Publish a live ``segment`` of unit ``index`` (now, or when the earlier pieces of its
+        file are: see ``_PUBLISH_IN_ORDER``), with ``begun``, how far the unit got with it."""
+        root = self._log.root(unit.path, segment) if self._log is not None else ""
+        self._in_order(index, unit, claimer, root, json.dumps(begun.to_dict()), "")
 
-    def finish(self, index: int, unit: Unit, transcript: Transcript) -> None:
-        self._set(self._texts, str(index), json.dumps(transcript.to_dict()))
-        if self._log is not None and not unit.whole:
-            self._in_order(index, unit, "", done=True)
+    def finish(self, index: int, unit: Unit, transcript: Transcript, claimer: str = "") -> None:
+        """Store unit ``index``'s transcript (``claimer`` '': the leader, on a unit nobody holds)."""
+        self._in_order(index, unit, claimer, "", "", json.dumps(transcript.to_dict()))
 
-    def _in_order(self, index: int, unit: Unit, root: str, done: bool) -> None:
-        assert self._log is not None
+    def _in_order(self, index: int, unit: Unit, claimer: str, root: str, partial: str, text: str) -> None:
         first = index - unit.piece
-        args = [self._held, first, first + unit.pieces - 1, index, root, "1" if done else "0"]
+        stream = self._log.key if self._log is not None else self._held + "unpublished"
+        cap = self._log.cap if self._log is not None else 0
+        keys = [stream, self._order, self._partials, self._texts]
+        args = [self._held, first, first + unit.pieces - 1, root, partial, text, self._ttl, cap]
         try:
-            self._publish_in_order(keys=[self._log.key, self._order], args=[*args, self._ttl, self._log.cap])
+            self._held_write(self._publish_in_order, index, claimer, keys, args)
         except Exception:
+            if text:
+                raise  # the transcript must be stored
             # Live text is a bonus: the transcript still reaches the result.
             logger.warning("Could not publish segments of %s", unit.describe(), exc_info=True)
 
@@ -232,16 +300,20 @@ class SharedBatch:
         )
 
     def take_back_lost(self, attempts: int) -> int:
-        """Units whose claimer stopped beating (its worker died) go back to be claimed again;
-        one that lost ``attempts`` claimers is finished as an error instead. Returns how many.
-        (What a lost claimer published of a unit is not taken back: the unit's segments are
-        published again from its start, as a whole file's would be.)"""
+        """Units whose claimer stopped beating (its worker died, or was taken over) go back to be
+        claimed again, to resume after what was published of them; one that lost ``attempts``
+        claimers is finished as an error instead. Returns how many."""
         snapshot = self.snapshot()
         running = sorted((index, snapshot.claimed[index]) for index in snapshot.running)
         if not running:
             return 0
-        beating = self._redis.mget([Job.heartbeat_key(claimer) for _, claimer in running])
-        lost = [index for (index, _), beat in zip(running, beating, strict=True) if beat is None]
+        claimers = [claimer.partition(" ") for _, claimer in running]
+        beating = self._redis.mget([Job.heartbeat_key(task_id) for task_id, _, _ in claimers])
+        lost = [
+            index
+            for (index, _), (_, _, execution), beat in zip(running, claimers, beating, strict=True)
+            if beat is None or (execution and _text(beat) != execution)
+        ]
         for index in lost:
             with self._redis.pipeline() as pipe:
                 pipe.hdel(self._claims, str(index))
@@ -273,14 +345,6 @@ class SharedBatch:
         return [
             pieces[0] if len(pieces) == 1 else merge(path, pieces) for path, pieces in zip(paths, by_file, strict=True)
         ]
-
-    def _set(self, key: str, field: str, value: str) -> None:
-        # Each write that may create a hash gives it the batch's expiry, so a batch whose
-        # leader never cleans up (cancelled, its worker killed) leaves nothing for ever.
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, field, value)
-            pipe.expire(key, self._ttl)
-            pipe.execute()
 
     def clean_up(self, units: int) -> None:
         """Delete the batch's lists (``units``: how many it has)."""

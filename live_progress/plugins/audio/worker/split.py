@@ -23,7 +23,7 @@ from typing import Any
 from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, Partial, StopRequested
 from live_progress.plugins.audio.worker.pieces import Unit, plan_units
 from live_progress.plugins.audio.worker.progress import Meta, SplitProgress, ThrottledReporter
-from live_progress.plugins.audio.worker.shared_batch import SharedBatch
+from live_progress.plugins.audio.worker.shared_batch import SharedBatch, claimer_of
 from live_progress.plugins.audio.worker.transcription import (
     SegmentSource,
     batch_response,
@@ -53,15 +53,19 @@ def lead_batch(
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = never,
     formats: Sequence[str] = ("txt",),
+    execution: str = "",
+    working_on: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
-    ``resume``: a leader that stopped handed the batch on; its units are still listed. When
-    ``stopping()`` turns true, the leader gives its unit back and raises ``Handover``.
+    A batch whose units are listed already had a leader before (it stopped and handed the batch
+    on, or its worker was lost): its units and what they hold are carried on. When ``stopping()``
+    turns true, the leader gives its unit back and raises ``Handover``. ``execution``: the
+    leader's (``live_progress.Job.execution``); ``working_on`` is told each unit it takes.
     """
-    if resume is not None and batch.planned():
-        paths = list(resume.paths)
+    if batch.planned():
         units = batch.units()
+        paths = list(resume.paths) if resume is not None else _paths_of(units)
     else:
         paths = prepare_batch(folder, write_state)
         units = plan_units(paths, [probe_duration(path) for path in paths], split=helpers > 0)
@@ -74,9 +78,10 @@ def lead_batch(
     for helper_id in helper_ids:
         send_helper(helper_id)
     poll = max(interval, _MIN_POLL)
+    claimer = claimer_of(batch.id, execution)
     with _StateWriter(lambda: progress.at(**_counts(batch)), write_state, poll):
         while not stopping():
-            work_on(batch, batch.id, load_segments, interval, stopping)
+            work_on(batch, claimer, load_segments, interval, stopping, working_on)
             if batch.finished():
                 break
             if not batch.take_back_lost(CLAIM_ATTEMPTS):
@@ -89,33 +94,58 @@ def lead_batch(
     return batch_response(folder, transcripts, transcripts_fallback, formats)
 
 
+def _paths_of(units: Sequence[Unit]) -> list[Path]:
+    """The batch's files, in order, from its units."""
+    paths: dict[int, Path] = {}
+    for unit in units:
+        paths.setdefault(unit.file, unit.path)
+    return [paths[file] for file in sorted(paths)]
+
+
 def work_on(
     batch: SharedBatch,
     claimer: str,
     load_segments: Callable[[], SegmentSource],
     interval: float,
     stopping: Callable[[], bool] = never,
+    working_on: Callable[[str], None] | None = None,
 ) -> int:
     """Transcribe units of ``batch`` until none is left to claim, or until ``stopping()``
-    (the unit begun goes back to the batch, first in line, with how far it got); returns how many."""
+    (the unit begun goes back to the batch, first in line, with how far it got); returns how many.
+    A unit taken back from this worker while it was away is left, and the next one claimed."""
     segments_of: SegmentSource | None = None
     count = 0
-    with ThrottledReporter(lambda meta: batch.report_seconds(**meta), interval) as reporter:
+    with ThrottledReporter(lambda meta: batch.report_seconds(claimer=claimer, **meta), interval) as reporter:
         while not stopping() and (claimed := batch.claim(claimer)) is not None:
             index, unit, begun = claimed
+            if working_on is not None:
+                working_on(unit.describe())
             # Loaded only once there is work: a helper that comes too late never loads it.
             segments_of = segments_of or load_segments()
             report = functools.partial(_report_seconds, reporter, index, unit)
-            publish = functools.partial(_publish, batch, index, unit)
+            publish = functools.partial(_publish, batch, index, unit, claimer)
             try:
                 transcript = transcribe_file(
-                    unit.path, segments_of, report, begun, stopping, publish, unit.start, unit.end
+                    unit.path,
+                    segments_of,
+                    report,
+                    begun,
+                    functools.partial(_unit_stopping, stopping, batch, index),
+                    publish,
+                    unit.start,
+                    unit.end,
+                    index,
                 )
             except StopRequested as stop:
-                logger.info("Giving %s of batch %s back at %.1f s: stopping", unit.describe(), batch.id, stop.seconds)
-                batch.release(index, Partial(index, stop.seconds, tuple(stop.segments)))
+                if batch.lost(index):
+                    continue
+                where = stop.partial.seconds
+                logger.info("Giving %s of batch %s back at %.1f s: stopping", unit.describe(), batch.id, where)
+                batch.release(index, stop.partial, claimer)
                 break
-            batch.finish(index, unit, transcript)
+            batch.finish(index, unit, transcript, claimer)
+            if batch.lost(index):
+                continue
             if unit.whole:
                 logger.info("Transcribed %s, file %d of batch %s", unit.path.name, unit.file + 1, batch.id)
             else:
@@ -124,13 +154,17 @@ def work_on(
     return count
 
 
+def _unit_stopping(stopping: Callable[[], bool], batch: SharedBatch, index: int) -> bool:
+    return stopping() or batch.lost(index)
+
+
 def _report_seconds(reporter: ThrottledReporter, index: int, unit: Unit, seconds: float) -> None:
     # ``seconds`` into the file: what counts is how far into the unit.
     reporter.report({"index": index, "seconds": seconds - unit.start})
 
 
-def _publish(batch: SharedBatch, index: int, unit: Unit, path: Path, segment: Any) -> None:
-    batch.publish(index, unit, segment)
+def _publish(batch: SharedBatch, index: int, unit: Unit, claimer: str, path: Path, segment: Any, at: Partial) -> None:
+    batch.publish(index, unit, segment, claimer, at)
 
 
 def _counts(batch: SharedBatch) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery, Task
 
@@ -20,14 +20,9 @@ from live_progress.plugins.audio.worker.model import load_model
 from live_progress.plugins.audio.worker.options import TranscribeOptions
 from live_progress.plugins.audio.worker.progress import Meta, ThrottledReporter
 from live_progress.plugins.audio.worker.segments import SegmentLog
-from live_progress.plugins.audio.worker.shared_batch import SharedBatch
+from live_progress.plugins.audio.worker.shared_batch import SharedBatch, claimer_of
 from live_progress.plugins.audio.worker.split import lead_batch, work_on
-from live_progress.plugins.audio.worker.transcription import (
-    OnSegment,
-    SegmentSource,
-    transcribe_folder,
-    whisper_segments,
-)
+from live_progress.plugins.audio.worker.transcription import SegmentSource, transcribe_folder, whisper_segments
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +43,14 @@ def progress_reporter(task: Task, settings: AudioSettings) -> ThrottledReporter:
     return ThrottledReporter(state_writer(task), settings.progress_interval)
 
 
-def hand_on(job: Job, checkpoint: Checkpoint) -> None:
+def hand_on(job: Job, checkpoint: Checkpoint) -> NoReturn:
     """Leave the batch for the next worker where it stands (raises Celery's Ignore)."""
     partial = checkpoint.partial
     where = f", {partial.seconds:.2f} s into file {partial.index + 1}" if partial is not None else ""
     logger.info("Handing %s on%s", job.id, where, extra={"task_id": job.id})
     meta = checkpoint.waiting_meta()
     extra = {key: value for key, value in meta.items() if key not in ("percent", "description")}
-    job.hand_over(checkpoint.to_dict(), meta["percent"], meta["description"], **extra)
+    job.hand_over(checkpoint.to_fields(), meta["percent"], meta["description"], **extra)
 
 
 def register(celery: Celery) -> None:
@@ -81,19 +76,27 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
         job = Job(self)
         options = TranscribeOptions.of(**parameters)
         saved = job.load_checkpoint()
-        resume = None if saved is None else Checkpoint.from_dict(saved)
+        resume = None if saved is None else Checkpoint.from_fields(saved)
         if resume is not None:
-            logger.info("Resuming %s at %d%%", job.id, resume.percent, extra={"task_id": job.id})
+            partial = resume.partial
+            where = f", {partial.seconds:.2f} s into file {partial.index + 1}" if partial is not None else ""
+            logger.info(
+                "Resuming %s at %d%%: %d of %d files done%s",
+                job.id,
+                resume.percent,
+                len(resume.done),
+                len(resume.paths),
+                where,
+                extra={"task_id": job.id},
+            )
         try:
-            result = run_batch(self, job, Path(input_dir), resume, options, SegmentLog(job).publish)
+            # The checkpoint goes with the task's final state (live_progress/worker/attempts.py).
+            return run_batch(self, job, Path(input_dir), resume, options)
         except Handover as handover:
             hand_on(job, handover.checkpoint)
-        if resume is not None:
-            job.clear_checkpoint()
-        return result
 
     def run_batch(
-        task: Task, job: Job, folder: Path, resume: Checkpoint | None, options: TranscribeOptions, on_segment: OnSegment
+        task: Task, job: Job, folder: Path, resume: Checkpoint | None, options: TranscribeOptions
     ) -> dict[str, Any]:
         task_id = job.id
         fallback = settings.transcripts_dir / task_id
@@ -112,6 +115,8 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
                 resume=resume,
                 stopping=job.stop_requested,
                 formats=options.formats,
+                execution=job.execution(),
+                working_on=job.working_on,
             )
         # Closed (pending progress written) before any handover writes its state.
         with progress_reporter(task, settings) as reporter:
@@ -122,8 +127,8 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
                 transcripts_fallback=fallback,
                 resume=resume,
                 stopping=job.stop_requested,
+                journal=SegmentLog(job),
                 options=options,
-                on_segment=on_segment,
             )
 
     @celery.task(name=HELP_TASK, bind=True, shared=False)
@@ -131,8 +136,9 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
         """Transcribe units of a split batch until none is left (or the worker stops); returns how many."""
         load = segments(TranscribeOptions.of(**parameters))
         job = Job(self, batch_id)
+        claimer = claimer_of(self.request.id, job.execution())
         return work_on(
-            shared_batch(self, batch_id), self.request.id, load, settings.progress_interval, job.stop_requested
+            shared_batch(self, batch_id), claimer, load, settings.progress_interval, job.stop_requested, job.working_on
         )
 
     @celery.task(name=INSPECT_TASK, bind=True, shared=False)

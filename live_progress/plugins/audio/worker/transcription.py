@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from live_progress import progress_meta
 from live_progress.plugins.audio.shared import is_audio_file
 from live_progress.plugins.audio.worker.checkpoint import (
+    NO_JOURNAL,
     Checkpoint,
     Handover,
+    Journal,
     Partial,
     StopRequested,
     TimedSegment,
@@ -40,8 +42,9 @@ class Segment(Protocol):
     text: str
 
 
-# Called with each segment as the model yields it (live results: live_progress/plugins/audio/worker/segments.py).
-OnSegment = Callable[[Path, Segment], None]
+# Called with each segment as the model yields it, and where to resume should the work stop
+# right after it (live results: live_progress/plugins/audio/worker/segments.py).
+OnSegment = Callable[[Path, Segment, Partial], None]
 
 
 class SegmentSource(Protocol):
@@ -58,7 +61,7 @@ def never() -> bool:
     return False
 
 
-def ignore_segment(path: Path, segment: Segment) -> None:
+def ignore_segment(path: Path, segment: Segment, at: Partial) -> None:
     """The default ``on_segment``: nobody publishes live results."""
 
 
@@ -91,12 +94,14 @@ def transcribe_files(
     on_progress: Callable[[Meta], None],
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = never,
-    on_segment: OnSegment = ignore_segment,
+    journal: Journal = NO_JOURNAL,
 ) -> list[Transcript]:
     """Transcribe each file, reporting progress per segment; a bad file does not stop the rest.
 
     From ``resume``, files already done are skipped and a file begun is carried on where it
-    stopped. When ``stopping()`` turns true, raises ``Handover`` at the next segment's end.
+    stopped. Each segment is published through ``journal`` with the checkpoint that holds it,
+    and each file done is saved there, so a worker that dies leaves the batch where it stood.
+    When ``stopping()`` turns true, raises ``Handover`` at the next segment's end.
     """
     progress = BatchProgress([p.name for p in paths], [probe_duration(p) for p in paths])
     done: dict[int, Transcript] = {}
@@ -108,13 +113,26 @@ def transcribe_files(
         if index in done:
             continue
         begun = partial if partial is not None and partial.index == index else Partial(index, 0.0, ())
+        journal.working_on(path.name)
         on_progress(progress.at(index, begun.seconds))
+        saved = len(begun.segments)  # the checkpoint's segment:<n> fields of this file
+
+        def publish(path: Path, segment: Segment, at: Partial, index: int = index) -> None:
+            nonlocal saved
+            fields: dict[str, Any] = {f"segment:{n}": at.segments[n].as_dict() for n in range(saved, len(at.segments))}
+            saved = len(at.segments)
+            fields["partial"] = at.fields()
+            fields["percent"] = progress.at(index, segment.end)["percent"]
+            journal.segment(path, segment, fields)
+
         try:
             report = functools.partial(_report_at, on_progress, progress, index)
-            done[index] = transcribe_file(path, segments_of, report, begun, stopping, on_segment)
+            done[index] = transcribe_file(path, segments_of, report, begun, stopping, publish, index=index)
         except StopRequested as stop:
-            stopped_at = Partial(index, stop.seconds, tuple(stop.segments))
-            raise Handover(Checkpoint(tuple(paths), done, stopped_at, progress.best)) from None
+            raise Handover(Checkpoint(tuple(paths), done, stop.partial, progress.best)) from None
+        finished: dict[str, Any] = {f"done:{index}": done[index].to_dict(), "partial": None}
+        finished.update((f"segment:{n}", None) for n in range(saved))
+        journal.save({**finished, "percent": progress.best})
     return [done[index] for index in range(len(paths))]
 
 
@@ -131,30 +149,34 @@ def transcribe_file(
     on_segment: OnSegment = ignore_segment,
     start: float = 0.0,
     end: float | None = None,
+    index: int = 0,
 ) -> Transcript:
     """One file's transcript (or that of its piece from ``start`` to ``end`` seconds), reporting
     how many seconds into the file each segment ends.
 
-    ``begun``: the file was transcribed up to there already (by a worker that stopped).
-    When ``stopping()`` turns true after a segment, raises ``StopRequested`` with what is done.
+    ``on_segment`` gets each segment with where to resume should the work stop right after it
+    (file ``index``'s ``Partial``): the start of the model's window the segment came from (the
+    model decodes 30-second windows, and a window decoded from its start comes out as it did),
+    with the segments before that window and those of it already published. ``begun``: the file
+    was transcribed up to there already (by a worker that stopped or died); the segments of its
+    window that were published then are not published again. When ``stopping()`` turns true
+    after a segment, raises ``StopRequested`` with that ``Partial``.
     """
-    kept = list(begun.segments) if begun else []
-    reached = begun.seconds if begun else start
+    window = _Window(begun if begun is not None else Partial(index, start, ()))
     prompt = begun.prompt if begun else None
     try:
+        reached = window.start
         if end is not None:
             segments = segments_of(path, reached, prompt, end)
         else:
             segments = segments_of(path, reached, prompt) if reached else segments_of(path)
         for segment in segments:
-            timed = _timed(segment)
-            if timed.text:  # a blank segment would be an empty subtitle
-                kept.append(timed)
-            reached = segment.end
-            on_segment(path, segment)
+            timed = timed_segment(segment)
+            if window.add(timed, getattr(segment, "seek", None)):
+                on_segment(path, segment, window.resume_point())
             on_seconds(segment.end)
             if stopping():
-                raise StopRequested(reached, kept)
+                raise StopRequested(window.resume_point())
     except StopRequested:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
@@ -162,10 +184,63 @@ def transcribe_file(
         # FFmpeg's errors carry a readable strerror; their str() adds an errno and the path.
         reason = getattr(exc, "strerror", None) or str(exc)
         return Transcript(path, error=f"Could not transcribe {path.name}: {reason}")
-    return Transcript(path, text=" ".join(s.text for s in kept if s.text), segments=tuple(kept))
+    kept = window.kept()
+    return Transcript(path, text=" ".join(s.text for s in kept), segments=tuple(kept))
 
 
-def _timed(segment: Segment) -> TimedSegment:
+# Seconds per frame of the model's features (faster-whisper's Segment.seek counts them).
+_FRAME_SECONDS = 0.01
+
+
+class _Window:
+    """Where a file's transcription stands: the segments of the windows done, and the start and
+    segments of the window the model is in."""
+
+    def __init__(self, begun: Partial) -> None:
+        self._index = begun.index
+        self.start = begun.seconds
+        self._before = list(begun.segments)
+        self._current: list[TimedSegment] = []
+        # Published of this window by an earlier worker: decoded again, they are not published again.
+        self._again = list(begun.published)
+        self._published_until = begun.published[-1].end if begun.published else None
+
+    def add(self, timed: TimedSegment, seek: int | None) -> bool:
+        """Take the model's next segment; whether to publish it (False: published already)."""
+        if self._again:
+            if abs(timed.end - self._again[0].end) < 0.015 and timed.text == self._again[0].text:
+                self._current.append(self._again.pop(0))
+                return False
+            # Decoded otherwise this time: what was published stands, and what overlaps it goes.
+            self._current += self._again
+            self._again = []
+        if self._published_until is not None:
+            if timed.start < self._published_until - 0.015:
+                return False  # it overlaps what clients have read
+            self._published_until = None
+        window = None if seek is None else seek * _FRAME_SECONDS
+        if window is None or abs(window - self.start) > _FRAME_SECONDS / 2:
+            self._close()
+            self.start = window if window is not None else self.start
+        self._current.append(timed)
+        if window is None:  # no windows known: each segment ends one
+            self._close()
+            self.start = timed.end
+        return True
+
+    def _close(self) -> None:
+        self._before += [s for s in self._current if s.text]  # a blank segment would be an empty subtitle
+        self._current = []
+
+    def resume_point(self) -> Partial:
+        return Partial(self._index, self.start, tuple(self._before), tuple(self._current))
+
+    def kept(self) -> list[TimedSegment]:
+        return self._before + [s for s in self._current + self._again if s.text]
+
+
+def timed_segment(segment: Segment) -> TimedSegment:
+    """What a transcript keeps of a model's segment."""
     words = getattr(segment, "words", None)  # faster-whisper's, with word_timestamps
     return TimedSegment(
         segment.start,
@@ -229,7 +304,8 @@ def _shifted(segment: Any, seconds: float) -> Any:
         if segment.words is None
         else [replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words]
     )
-    return replace(segment, start=segment.start + seconds, end=segment.end + seconds, words=words)
+    seek = segment.seek + round(seconds / _FRAME_SECONDS)
+    return replace(segment, seek=seek, start=segment.start + seconds, end=segment.end + seconds, words=words)
 
 
 def write_transcripts(
@@ -275,16 +351,20 @@ def transcribe_folder(
     transcripts_fallback: Path,
     resume: Checkpoint | None = None,
     stopping: Callable[[], bool] = never,
-    on_segment: OnSegment = ignore_segment,
+    journal: Journal = NO_JOURNAL,
     options: TranscribeOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Transcribe every audio file under ``folder``; the result is a RescueBox BatchTextResponse.
 
-    ``resume``: where a worker that stopped left the batch (its files, not the folder's now).
+    ``resume``: where an earlier worker left the batch (its files, not the folder's now).
     """
-    paths = list(resume.paths) if resume is not None else prepare_batch(folder, on_progress)
+    if resume is not None:
+        paths = list(resume.paths)
+    else:
+        paths = prepare_batch(folder, on_progress)
+        journal.save({"paths": [str(path) for path in paths], "percent": 0})
     model = load_model()
-    transcripts = transcribe_files(paths, whisper_segments(model, options), on_progress, resume, stopping, on_segment)
+    transcripts = transcribe_files(paths, whisper_segments(model, options), on_progress, resume, stopping, journal)
     return batch_response(folder, transcripts, transcripts_fallback, options.formats)
 
 

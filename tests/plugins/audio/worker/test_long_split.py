@@ -23,7 +23,7 @@ from live_progress import Job
 from live_progress.contract import heartbeat_key, segments_key
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
-from live_progress.plugins.audio.worker.checkpoint import Partial, Transcript
+from live_progress.plugins.audio.worker.checkpoint import Partial, TimedSegment, Transcript
 from live_progress.plugins.audio.worker.pieces import LONG_FILE_SECONDS, Unit
 from live_progress.plugins.audio.worker.segments import SegmentLog
 from live_progress.plugins.audio.worker.shared_batch import SharedBatch
@@ -73,6 +73,11 @@ def _segment(start: float, end: float, text: str) -> SimpleNamespace:
     return SimpleNamespace(start=start, end=end, text=text)
 
 
+def _publish(batch: SharedBatch, index: int, unit: Unit, segment: SimpleNamespace, claimer: str = "") -> None:
+    """A segment published by ``claimer`` ('': the leader, holding nothing), the unit begun up to it."""
+    batch.publish(index, unit, segment, claimer, Partial(index, segment.end, ()))
+
+
 def _published(redis: Redis, task_id: str) -> list[str]:
     return [json.loads(fields[b"root"])["text"] for _, fields in redis.xrange(segments_key(task_id))]
 
@@ -90,19 +95,19 @@ def test_pieces_segments_are_published_in_the_files_order_whoever_decodes_them_f
     ]
     batch.plan(units)
 
-    batch.publish(3, units[3], _segment(125, 130, "third"))  # a helper ahead: held
+    _publish(batch, 3, units[3], _segment(125, 130, "third"))  # a helper ahead: held
     batch.finish(3, units[3], Transcript(path))
-    batch.publish(2, units[2], _segment(61, 65, "second"))
+    _publish(batch, 2, units[2], _segment(61, 65, "second"))
     assert _published(redis, batch_id) == []
-    batch.publish(1, units[1], _segment(0, 4, "first-a"))  # the piece the file has reached: at once
+    _publish(batch, 1, units[1], _segment(0, 4, "first-a"))  # the piece the file has reached: at once
     assert _published(redis, batch_id) == ["first-a"]
-    batch.publish(0, units[0], _segment(0, 2, "whole"))  # a whole file: at once
-    batch.publish(1, units[1], _segment(4, 8, "first-b"))
+    _publish(batch, 0, units[0], _segment(0, 2, "whole"))  # a whole file: at once
+    _publish(batch, 1, units[1], _segment(4, 8, "first-b"))
     assert _published(redis, batch_id) == ["first-a", "whole", "first-b"]
 
     batch.finish(1, units[1], Transcript(path))  # the first piece done: the second's held ones follow
     assert _published(redis, batch_id)[3:] == ["second"]
-    batch.publish(2, units[2], _segment(65, 70, "second-b"))  # now the file has reached it: at once
+    _publish(batch, 2, units[2], _segment(65, 70, "second-b"))  # now the file has reached it: at once
     batch.finish(2, units[2], Transcript(path))  # and the third, done already, all at once
     assert _published(redis, batch_id) == ["first-a", "whole", "first-b", "second", "second-b", "third"]
 
@@ -126,10 +131,10 @@ def test_a_batch_left_behind_leaves_nothing_without_an_expiry(redis: Redis, job_
     redis.set(heartbeat_key(batch_id), "1", ex=60)
     claimed = [batch.claim("helper-1") for _ in units]
     assert [claim[0] for claim in claimed if claim] == [0, 1, 2]
-    batch.report_seconds(0, 2.5)
-    batch.publish(2, units[2], _segment(61, 65, "held"))
-    batch.finish(0, units[0], Transcript(units[0].path, text="done"))
-    batch.release(1, Partial(index=1, seconds=10.0, segments=()))
+    batch.report_seconds(0, 2.5, "helper-1")
+    _publish(batch, 2, units[2], _segment(61, 65, "held"), "helper-1")
+    batch.finish(0, units[0], Transcript(units[0].path, text="done"), "helper-1")
+    batch.release(1, Partial(index=1, seconds=10.0, segments=()), "helper-1")
     redis.delete(heartbeat_key("helper-1"))  # it beat never: lost
     batch.take_back_lost(attempts=2)
 
@@ -137,6 +142,50 @@ def test_a_batch_left_behind_leaves_nothing_without_an_expiry(redis: Redis, job_
     assert len(keys) >= 7
     assert {key: redis.ttl(key) for key in keys if not 0 < redis.ttl(key) <= 60} == {}
     redis.delete(*keys, heartbeat_key(batch_id), segments_key(batch_id))
+
+
+def test_a_unit_taken_back_from_a_lost_worker_resumes_after_its_published_segments(
+    redis: Redis, job_of: Callable[[str], Job]
+) -> None:
+    """A helper paused past its heartbeat: its unit goes to another, which carries it on from the
+    last segment published; the paused one, when it wakes, writes nothing more about it."""
+    batch_id = "taken-back-test"
+    path = Path("/audio/a.wav")
+    units = [Unit(0, path, 30.0)]
+
+    def participant() -> SharedBatch:  # each worker process has its own
+        return SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, SegmentLog(job_of(batch_id)))
+
+    paused, other = participant(), participant()
+    paused.plan(units)
+    redis.set(heartbeat_key(batch_id), "leader-token", ex=60)
+    redis.set(heartbeat_key("helper-1"), "token-1", ex=60)
+    redis.set(heartbeat_key("helper-2"), "token-2", ex=60)
+    assert paused.claim("helper-1 token-1") is not None
+    kept = []
+    for start, end, text in [(0, 4, "one"), (4, 9, "two")]:
+        kept.append(TimedSegment(start, end, text))
+        paused.publish(0, units[0], _segment(start, end, text), "helper-1 token-1", Partial(0, end, tuple(kept)))
+
+    redis.set(heartbeat_key("helper-1"), "token-of-its-next-attempt", ex=60)  # it was taken over
+    assert other.take_back_lost(attempts=2) == 1
+    claimed = other.claim("helper-2 token-2")
+    assert claimed is not None
+    index, unit, begun = claimed
+    assert begun == Partial(0, 9, (TimedSegment(0, 4, "one"), TimedSegment(4, 9, "two")))
+
+    paused.publish(0, units[0], _segment(9, 12, "late"), "helper-1 token-1", Partial(0, 12, ()))  # wakes
+    assert paused.lost(0)
+    other.publish(0, unit, _segment(9, 14, "three"), "helper-2 token-2", Partial(0, 14, ()))
+    paused.finish(0, unit, Transcript(path, text="stale"), "helper-1 token-1")
+    paused.report_seconds(0, 30.0, "helper-1 token-1")
+    other.finish(0, unit, Transcript(path, text="one two three"), "helper-2 token-2")
+
+    assert _published(redis, batch_id) == ["one", "two", "three"]
+    assert other.transcripts([path], units)[0].text == "one two three"
+    assert other.snapshot().seconds == {}
+    other.clean_up(len(units))
+    redis.delete(segments_key(batch_id), *(heartbeat_key(t) for t in (batch_id, "helper-1", "helper-2")))
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -320,7 +321,7 @@ def test_a_stop_hands_over_at_a_segments_end_and_the_resumed_batch_carries_on_fr
             paths, _ResumableSource(script), first.append, stopping=lambda: bool(first) and first[-1]["current"] == 2
         )
 
-    checkpoint = Checkpoint.from_dict(json.loads(json.dumps(stopped.value.checkpoint.to_dict())))
+    checkpoint = Checkpoint.from_fields(json.loads(json.dumps(stopped.value.checkpoint.to_fields())))
     assert checkpoint.done == {0: whole[0]}
     assert checkpoint.partial == Partial(1, 1.5, (TimedSegment(0.0, 1.5, "Second"),))
     assert checkpoint.percent == first[-1]["percent"] == 62
@@ -355,7 +356,7 @@ def test_a_checkpoint_keeps_segments_and_words_through_json() -> None:
         40,
     )
 
-    assert Checkpoint.from_dict(json.loads(json.dumps(checkpoint.to_dict()))) == checkpoint
+    assert Checkpoint.from_fields(json.loads(json.dumps(checkpoint.to_fields()))) == checkpoint
 
 
 def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> None:
@@ -364,8 +365,126 @@ def test_a_checkpoint_of_an_older_worker_starts_its_half_done_file_over() -> Non
         ' "partial": {"index": 1, "seconds": 2.0, "texts": ["Two"]}, "percent": 40}'
     )
 
-    checkpoint = Checkpoint.from_dict(json.loads(old))
+    checkpoint = Checkpoint.from_fields(json.loads(old))
 
     assert checkpoint.done == {0: Transcript(Path("/a.wav"), text="One")}
     assert checkpoint.partial is None
     assert checkpoint.percent == 40
+
+
+class _Journal:
+    """Keeps the checkpoint's fields as Redis would (a field set to None is removed), and the
+    segments published, each with the fields saved in the same step."""
+
+    def __init__(self, fields: dict[str, Any] | None = None) -> None:
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.published: list[tuple[str, float, str]] = []
+        self.after: list[dict[str, Any]] = []  # the fields as they stood after each segment
+        self.items: list[str] = []
+
+    def _merge(self, checkpoint: Mapping[str, Any]) -> None:
+        for name, value in json.loads(json.dumps(dict(checkpoint))).items():
+            if value is None:
+                self.fields.pop(name, None)
+            else:
+                self.fields[name] = value
+
+    def segment(self, path: Path, segment: Any, checkpoint: Mapping[str, Any]) -> None:
+        self.published.append((path.name, segment.end, segment.text.strip()))
+        self._merge(checkpoint)
+        self.after.append(dict(self.fields))
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None:
+        self._merge(checkpoint)
+
+    def working_on(self, item: str) -> None:
+        self.items.append(item)
+
+
+def test_a_batch_resumed_from_its_journal_after_any_segment_publishes_each_segment_once(tmp_path: Path) -> None:
+    """What a worker killed right after any segment leaves: the next attempt carries on from
+    there, and the segments published by both, together, are the undisturbed run's, once each."""
+    paths = [_wav(tmp_path / "a.wav", 1.0), _wav(tmp_path / "b.wav", 3.0), _wav(tmp_path / "c.wav", 2.0)]
+    script = {
+        "a.wav": [Segment(0.5, " Hello "), Segment(1.0, "world.")],
+        "b.wav": [Segment(1.5, "Second"), Segment(2.0, " "), Segment(3.0, "file.")],
+        "c.wav": [Segment(2.0, "Third one.")],
+    }
+    undisturbed = _Journal({"paths": [str(p) for p in paths], "percent": 0})
+    whole = transcribe_files(paths, _ResumableSource(script), lambda meta: None, journal=undisturbed)
+    assert undisturbed.items == ["a.wav", "b.wav", "c.wav"]
+    assert Checkpoint.from_fields(undisturbed.fields) == Checkpoint(tuple(paths), dict(enumerate(whole)), None, 99)
+
+    for killed_after, fields in enumerate(undisturbed.after):
+        resume = Checkpoint.from_fields(fields)
+        assert resume is not None
+        journal = _Journal(fields)
+        resumed = transcribe_files(paths, _ResumableSource(script), lambda meta: None, resume, journal=journal)
+        assert resumed == whole, f"killed after segment {killed_after}"
+        assert undisturbed.published[: killed_after + 1] + journal.published == undisturbed.published
+
+
+@dataclass(frozen=True)
+class WindowedSegment:
+    """A segment as faster-whisper yields it: ``seek``, the frame its 30-s window began at."""
+
+    seek: int
+    start: float
+    end: float
+    text: str
+
+
+class _WindowedSource:
+    """Decodes window by window, as the model does: from ``start`` on, each window yields its
+    segments together, and the next window begins at the last one's end."""
+
+    def __init__(self, windows: list[list[tuple[float, float, str]]]) -> None:
+        self._windows = windows
+        self.calls: list[float] = []
+
+    def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[WindowedSegment]:
+        self.calls.append(start)
+        for window in self._windows:
+            begins = window[0][0]
+            if begins + 1e-9 < start:
+                continue
+            for seg_start, seg_end, text in window:
+                yield WindowedSegment(round(begins * 100), seg_start, seg_end, text)
+
+
+def test_a_file_resumed_mid_window_decodes_that_window_again_and_publishes_none_of_it_twice(tmp_path: Path) -> None:
+    """Killed while a window's segments were being published: the next worker decodes that
+    window from its start (as the undisturbed run did) and publishes only what was not."""
+    paths = [_wav(tmp_path / "a.wav", 9.0)]
+    windows = [
+        [(0.0, 1.0, "One."), (1.0, 2.5, "Two."), (2.5, 3.0, "Three.")],
+        [(3.0, 4.0, "Four."), (4.0, 6.0, "Five."), (6.0, 7.0, " ")],
+        [(7.0, 9.0, "Six.")],
+    ]
+    undisturbed = _Journal({"paths": [str(p) for p in paths], "percent": 0})
+    whole = transcribe_files(paths, _WindowedSource(windows), lambda meta: None, journal=undisturbed)
+    assert whole[0].text == "One. Two. Three. Four. Five. Six."
+
+    for killed_after, fields in enumerate(undisturbed.after):
+        resume = Checkpoint.from_fields(fields)
+        assert resume is not None and resume.partial is not None
+        assert resume.partial.seconds in (0.0, 3.0, 7.0), "resumed at a window's start"
+        source, journal = _WindowedSource(windows), _Journal(fields)
+        resumed = transcribe_files(paths, source, lambda meta: None, resume, journal=journal)
+        assert resumed == whole, f"killed after segment {killed_after}"
+        assert undisturbed.published[: killed_after + 1] + journal.published == undisturbed.published
+        assert source.calls == [resume.partial.seconds]
+
+
+def test_a_window_decoded_otherwise_on_resume_keeps_what_was_published(tmp_path: Path) -> None:
+    paths = [_wav(tmp_path / "a.wav", 6.0)]
+    published = (TimedSegment(3.0, 4.0, "Four."),)
+    begun = Partial(0, 3.0, (TimedSegment(0.0, 3.0, "One two three."),), published)
+    resume = Checkpoint(tuple(paths), {}, begun, 50)
+    other = [[(0.0, 3.0, "One two three.")], [(3.0, 4.5, "For."), (4.5, 6.0, "Five.")]]
+    journal = _Journal()
+
+    [transcript] = transcribe_files(paths, _WindowedSource(other), lambda meta: None, resume, journal=journal)
+
+    assert transcript.text == "One two three. Four. Five."
+    assert journal.published == [("a.wav", 6.0, "Five.")]
