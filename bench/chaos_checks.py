@@ -22,6 +22,7 @@ from bench.chaos_monitor import Ledger, Write
 WINDOW = 30.0
 LOST_TEXT = "Worker lost"
 STOPPED_TEXT = "Worker stopped"
+_SECONDS = re.compile(r'"seconds": ([0-9.]+)')
 
 
 @dataclass(eq=False)
@@ -383,9 +384,27 @@ class Verdict:
                 if self.result_of(job) is None:
                     continue  # not carried on: nothing was done twice, the job was lost instead
                 carried_from = restart[0] if restart else reached
+                saved = self._resume_point(job_id, index, fault.at)
+                if saved is not None:
+                    carried_from = min(carried_from, saved)
                 total += max(0.0, decoded - carried_from)
                 units += 1
         return total, units
+
+    def _resume_point(self, job_id: str, index: int, at: float) -> float | None:
+        """Where the unit's checkpoint said to go on from, as last written before ``at``
+        (``live-progress:batch:<id>:partials``, its ``seconds``: the start of the model's window
+        that the last published segment was in), None when none was written."""
+        key = f"live-progress:batch:{job_id}:partials"
+        point = None
+        for write in self.ledger.writes:
+            if write.at > at:
+                break
+            if write.key == key and write.field == str(index):
+                found = _SECONDS.search(write.value)
+                if found:
+                    point = float(found.group(1))
+        return point
 
     def _held(self, worker: str, at: float) -> list[tuple[str, int]]:
         claims: dict[tuple[str, int], float] = {}

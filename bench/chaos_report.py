@@ -149,8 +149,9 @@ def report(run: Record, verdict: Verdict, violations: list[Violation]) -> list[s
         "",
         "¹ Estimated from the Redis writes of each worker hit by a fault: for each file it held (claimed, "
         "not finished), it had decoded up to the last position it reported and the rest of that 30-s window "
-        "(half a window when it had reported none); whoever carried the file on began where the first "
-        "segment published after the fault begins. The difference is counted; a job that ended in error "
+        "(half a window when it had reported none); whoever carried the file on began where the file's "
+        "checkpoint said (batch:<id>:partials, the window of its last published segment), or else where the "
+        "first segment published after the fault begins. The difference is counted; a job that ended in error "
         "counts none (it was not carried on). A paused worker's work after it woke is not counted.",
         "² Accurate jobs' transcripts must equal the reference run's; a file cut mid-way by a worker fault "
         "and carried on from its last segment must have the same words (case and punctuation aside): "
