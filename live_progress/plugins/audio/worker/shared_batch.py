@@ -254,7 +254,8 @@ class SharedBatch:
 
     def report_seconds(self, index: int, seconds: float, claimer: str) -> None:
         """``seconds`` into unit ``index`` (from its start) are transcribed."""
-        self._held_write(self._report, index, claimer, [self._seconds], [repr(seconds), self._ttl])
+        # float(): with word timestamps faster-whisper gives numpy floats, whose repr is not a number.
+        self._held_write(self._report, index, claimer, [self._seconds], [repr(float(seconds)), self._ttl])
 
     def publish(self, index: int, unit: Unit, segment: Segment, claimer: str, begun: Partial) -> None:
         """Publish a live ``segment`` of unit ``index`` (now, or when the earlier pieces of its
