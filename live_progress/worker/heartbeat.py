@@ -61,7 +61,8 @@ class Heartbeats:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
-        self._beat([(task_id, token)])
+        if token is None:  # with a token, the run's start wrote the first beat
+            self._beat([(task_id, token)])
 
     def finished(self, task_id: str) -> None:
         # The key is left to expire rather than deleted: when a task is revoked, its process

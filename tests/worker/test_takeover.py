@@ -20,7 +20,7 @@ from live_progress.contract import run_key
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
 from tests.conftest import ARTIFACTS, DATA
-from tests.support.clients import Event, percents, read_events
+from tests.support.clients import Event, percents, read_events, submit
 
 pytestmark = pytest.mark.integration
 
@@ -75,14 +75,6 @@ def fresh_folder(audio_root: Path, name: str, clips: tuple[str, ...] = CLIPS) ->
     return folder
 
 
-async def submit(client: httpx.AsyncClient, folder: Path) -> dict[str, str]:
-    response = await client.post(
-        "/audio/transcribe", json={"inputs": {"input_dir": {"path": str(folder)}}, "parameters": {}}
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
 def texts(result: Event) -> list[tuple[str, str]]:
     return [(Path(t["title"]).name, t["value"]) for t in result.data["root"]["texts"]]
 
@@ -103,13 +95,20 @@ def check_one_stream(events: list[Event]) -> None:
     assert shown == sorted(shown), f"the percent went back: {shown}"
 
 
+# The undisturbed run's result, once per module: every test transcribes the same clips.
+_REFERENCE: list[Event] = []
+
+
 async def reference(client: httpx.AsyncClient, workers: list[Process], env: dict[str, str], folder: Path) -> Event:
-    """The undisturbed run of ``folder``."""
+    """The undisturbed run of ``folder`` (the clips of CLIPS), made by the first test that asks."""
+    if _REFERENCE:
+        return _REFERENCE[0]
     workers.append(start_worker(env, ARTIFACTS, name="worker-takeover-ref"))
     task = await submit(client, folder)
     events = await read_events(client, task["events_url"])
     check_one_stream(events)
     workers.pop().stop()
+    _REFERENCE.append(events[-1])
     return events[-1]
 
 
@@ -118,10 +117,6 @@ async def until_segment(events: list[Event], count: int = 1, timeout: float = 12
     while len(segments(events)) < count:
         assert time.monotonic() < deadline, "no segment came"
         await asyncio.sleep(0.02)
-
-
-async def follow(client: httpx.AsyncClient, url: str, into: list[Event]) -> None:
-    into.extend(await read_events(client, url))
 
 
 async def follow_live(client: httpx.AsyncClient, url: str, into: list[Event]) -> None:
