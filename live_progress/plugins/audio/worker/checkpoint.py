@@ -91,16 +91,22 @@ class Transcript:
 class Partial:
     """A file transcribed up to ``seconds`` (where the model's window began): its segments
     before that, in order, and those of that window already ``published`` (which the next
-    worker, decoding the window again, does not publish again)."""
+    worker, decoding the window again, does not publish again). ``tokens``: the model's own
+    tokens that the window was decoded after (None: not known, as from an older worker)."""
 
     index: int
     seconds: float
     segments: tuple[TimedSegment, ...]
     published: tuple[TimedSegment, ...] = ()
+    tokens: tuple[int, ...] | None = None
 
     @property
-    def prompt(self) -> str | None:
-        """The text before ``seconds``, which decoding the rest is conditioned on."""
+    def prompt(self) -> str | tuple[int, ...] | None:
+        """What decoding the rest is conditioned on: the tokens the window was decoded after,
+        so that it decodes as it did (the text before, tokenised anew, can cut otherwise and
+        change the window's words), else that text."""
+        if self.tokens is not None:
+            return self.tokens or None
         return " ".join(s.text for s in self.segments if s.text) or None
 
     def fields(self) -> dict[str, Any]:
@@ -110,6 +116,7 @@ class Partial:
             "seconds": self.seconds,
             "count": len(self.segments),
             "published": [s.as_dict() for s in self.published],
+            "tokens": None if self.tokens is None else list(self.tokens),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +130,14 @@ class Partial:
             return None
         segments = tuple(TimedSegment.from_dict(s) for s in data["segments"])
         published = tuple(TimedSegment.from_dict(s) for s in data.get("published", ()))
-        return cls(int(data["index"]), float(data["seconds"]), segments, published)
+        tokens = data.get("tokens")
+        return cls(
+            int(data["index"]),
+            float(data["seconds"]),
+            segments,
+            published,
+            None if tokens is None else tuple(int(token) for token in tokens),
+        )
 
 
 @dataclass(frozen=True, slots=True)

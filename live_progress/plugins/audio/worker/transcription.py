@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import os
@@ -47,12 +48,21 @@ class Segment(Protocol):
 OnSegment = Callable[[Path, Segment, Partial], None]
 
 
+Prompt = str | Sequence[int] | None
+
+
 class SegmentSource(Protocol):
-    """A file's segments, from ``start`` seconds into it (``prompt``: the text before that) to
-    ``end`` (None: its end)."""
+    """A file's segments, from ``start`` seconds into it (``prompt``: the text, or the model's
+    tokens, before that) to ``end`` (None: its end). ``stretch``: the audio is that of the piece
+    from ``stretch`` to ``end``, decoded from ``start`` on (None: from ``start``)."""
 
     def __call__(
-        self, path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+        self,
+        path: Path,
+        start: float = 0.0,
+        prompt: Prompt = None,
+        end: float | None = None,
+        stretch: float | None = None,
     ) -> Iterable[Segment]: ...
 
 
@@ -112,7 +122,7 @@ def transcribe_files(
     for index, path in enumerate(paths):
         if index in done:
             continue
-        begun = partial if partial is not None and partial.index == index else Partial(index, 0.0, ())
+        begun = partial if partial is not None and partial.index == index else Partial(index, 0.0, (), tokens=())
         journal.working_on(path.name)
         on_progress(progress.at(index, begun.seconds))
         saved = len(begun.segments)  # the checkpoint's segment:<n> fields of this file
@@ -156,27 +166,30 @@ def transcribe_file(
 
     ``on_segment`` gets each segment with where to resume should the work stop right after it
     (file ``index``'s ``Partial``): the start of the model's window the segment came from (the
-    model decodes 30-second windows, and a window decoded from its start comes out as it did),
-    with the segments before that window and those of it already published. ``begun``: the file
-    was transcribed up to there already (by a worker that stopped or died); the segments of its
-    window that were published then are not published again. When ``stopping()`` turns true
-    after a segment, raises ``StopRequested`` with that ``Partial``.
+    model decodes 30-second windows, and a window decoded from its start after the same tokens
+    comes out as it did), with the segments before that window and those of it already
+    published. ``begun``: the file was transcribed up to there already (by a worker that
+    stopped or died); the segments of its window that were published then are not published
+    again. When ``stopping()`` turns true after a segment, raises ``StopRequested`` with that
+    ``Partial``.
     """
-    window = _Window(begun if begun is not None else Partial(index, start, ()))
-    prompt = begun.prompt if begun else None
+    window = _Window(begun if begun is not None else Partial(index, start, (), tokens=()))
     try:
-        reached = window.start
-        if end is not None:
-            segments = segments_of(path, reached, prompt, end)
-        else:
-            segments = segments_of(path, reached, prompt) if reached else segments_of(path)
-        for segment in segments:
-            timed = timed_segment(segment)
-            if window.add(timed, getattr(segment, "seek", None)):
-                on_segment(path, segment, window.resume_point())
-            on_seconds(segment.end)
-            if stopping():
-                raise StopRequested(window.resume_point())
+        while True:
+            for segment in _decode(segments_of, path, window, start, end):
+                verdict = window.add(segment)
+                if verdict is _Verdict.DIVERGED:
+                    break
+                if verdict is _Verdict.NEW:
+                    on_segment(path, segment, window.resume_point())
+                on_seconds(segment.end)
+                if stopping():
+                    raise StopRequested(window.resume_point())
+            else:
+                break
+            # Decoded otherwise than before: what clients have read stands, the rest is
+            # decoded from its end, so that no word is lost in between.
+            logger.info("%s decoded otherwise on resume; carrying on from %.2f s", path.name, window.start)
     except StopRequested:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure belongs to this file
@@ -188,13 +201,38 @@ def transcribe_file(
     return Transcript(path, text=" ".join(s.text for s in kept), segments=tuple(kept))
 
 
+def _decode(
+    segments_of: SegmentSource, path: Path, window: _Window, start: float, end: float | None
+) -> Iterable[Segment]:
+    """The segments from the window's start: of the whole file, or of the piece ``start``-``end``
+    (whose stretch of audio is decoded from ``start``, as it was the first time)."""
+    at, prompt = window.start, window.prompt()
+    if end is not None:
+        if at > start:
+            return segments_of(path, at, prompt, end, stretch=start)
+        return segments_of(path, at, prompt, end)
+    return segments_of(path, at, prompt) if at else segments_of(path)
+
+
 # Seconds per frame of the model's features (faster-whisper's Segment.seek counts them).
 _FRAME_SECONDS = 0.01
+# How many of the tokens before a window the model is prompted with (faster-whisper's
+# get_prompt: half its 448-token context, less one).
+_PROMPT_TOKENS = 223
+# A window decoded at a temperature above this is not in the next windows' prompt
+# (faster-whisper's default prompt_reset_on_temperature).
+_PROMPT_RESET_TEMPERATURE = 0.5
+
+
+class _Verdict(enum.Enum):
+    NEW = "publish it"
+    AGAIN = "published already"
+    DIVERGED = "the window decodes otherwise than before"
 
 
 class _Window:
     """Where a file's transcription stands: the segments of the windows done, and the start and
-    segments of the window the model is in."""
+    segments of the window the model is in, and the model's tokens before that window."""
 
     def __init__(self, begun: Partial) -> None:
         self._index = begun.index
@@ -203,37 +241,69 @@ class _Window:
         self._current: list[TimedSegment] = []
         # Published of this window by an earlier worker: decoded again, they are not published again.
         self._again = list(begun.published)
-        self._published_until = begun.published[-1].end if begun.published else None
+        self._tokens = None if begun.tokens is None else list(begun.tokens)
+        self._window_tokens: list[int] | None = []
+        self._reset = False
 
-    def add(self, timed: TimedSegment, seek: int | None) -> bool:
-        """Take the model's next segment; whether to publish it (False: published already)."""
+    def prompt(self) -> str | tuple[int, ...] | None:
+        return Partial(self._index, self.start, tuple(self._before), (), self._tokens_tuple()).prompt
+
+    def add(self, segment: Segment) -> _Verdict:
+        """Take the model's next segment: whether to publish it."""
+        timed = timed_segment(segment)
+        seek = getattr(segment, "seek", None)
         if self._again:
             if abs(timed.end - self._again[0].end) < 0.015 and timed.text == self._again[0].text:
                 self._current.append(self._again.pop(0))
-                return False
-            # Decoded otherwise this time: what was published stands, and what overlaps it goes.
-            self._current += self._again
-            self._again = []
-        if self._published_until is not None:
-            if timed.start < self._published_until - 0.015:
-                return False  # it overlaps what clients have read
-            self._published_until = None
+                self._note_tokens(segment)
+                return _Verdict.AGAIN
+            self._diverge()
+            return _Verdict.DIVERGED
         window = None if seek is None else seek * _FRAME_SECONDS
         if window is None or abs(window - self.start) > _FRAME_SECONDS / 2:
             self._close()
             self.start = window if window is not None else self.start
         self._current.append(timed)
+        self._note_tokens(segment)
         if window is None:  # no windows known: each segment ends one
             self._close()
             self.start = timed.end
-        return True
+        return _Verdict.NEW
+
+    def _note_tokens(self, segment: Segment) -> None:
+        tokens = getattr(segment, "tokens", None)
+        if tokens is None or self._window_tokens is None:
+            self._window_tokens = None
+            return
+        self._window_tokens += tokens
+        self._reset = self._reset or getattr(segment, "temperature", 0.0) > _PROMPT_RESET_TEMPERATURE
+
+    def _diverge(self) -> None:
+        """Keep what was published of the window, and go on from its end, prompted by the text."""
+        self._current += self._again
+        self._again = []
+        self.start = self._current[-1].end
+        self._before += [s for s in self._current if s.text]
+        self._current = []
+        self._tokens, self._window_tokens = None, []
 
     def _close(self) -> None:
         self._before += [s for s in self._current if s.text]  # a blank segment would be an empty subtitle
         self._current = []
+        if self._tokens is not None:
+            if self._window_tokens is None:
+                self._tokens = None
+            elif self._reset:
+                self._tokens = []
+            else:
+                self._tokens = (self._tokens + self._window_tokens)[-_PROMPT_TOKENS:]
+        self._window_tokens, self._reset = [], False
+
+    def _tokens_tuple(self) -> tuple[int, ...] | None:
+        return None if self._tokens is None else tuple(self._tokens)
 
     def resume_point(self) -> Partial:
-        return Partial(self._index, self.start, tuple(self._before), tuple(self._current))
+        return Partial(self._index, self.start, tuple(self._before), tuple(self._current), self._tokens_tuple())
 
     def kept(self) -> list[TimedSegment]:
         return self._before + [s for s in self._current + self._again if s.text]
@@ -257,20 +327,29 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
-        path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+        path: Path,
+        start: float = 0.0,
+        prompt: Prompt = None,
+        end: float | None = None,
+        stretch: float | None = None,
     ) -> Iterator[Segment]:
         if end is not None:
             # A piece of a split file: its stretch of the file, decoded once for all the pieces
             # this worker gets (faster-whisper's clip_timestamps would decode the whole file and
             # compute its features for each piece: seconds per piece of a long file), its times
-            # put back on the file's clock.
-            segments, _info = model.transcribe(audio_of(path, start, end), initial_prompt=prompt, **decoding)
-            return (_shifted(segment, start) for segment in segments)
+            # put back on the file's clock. A piece resumed is the same stretch, clipped: the
+            # features of a window depend on the whole stretch (its loudest part).
+            first = start if stretch is None else stretch
+            clip: str | list[float] = [start - first] if start > first else "0"
+            segments, _info = model.transcribe(
+                audio_of(path, first, end), clip_timestamps=clip, initial_prompt=prompt, **decoding
+            )
+            return (_shifted(segment, first) for segment in segments)
         # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
         # prompt, as it would have been had the file been transcribed in one go. (faster-whisper
         # ignores vad_filter with clip_timestamps: a resumed file's rest is decoded whole.)
-        clip: str | list[float] = [start] if start else "0"
-        segments, _info = model.transcribe(str(path), clip_timestamps=clip, initial_prompt=prompt, **decoding)
+        whole: str | list[float] = [start] if start else "0"
+        segments, _info = model.transcribe(str(path), clip_timestamps=whole, initial_prompt=prompt, **decoding)
         return segments
 
     return segments_of
@@ -284,7 +363,11 @@ def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> Segmen
     audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
-        path: Path, start: float = 0.0, prompt: str | None = None, end: float | None = None
+        path: Path,
+        start: float = 0.0,
+        prompt: Prompt = None,
+        end: float | None = None,
+        stretch: float | None = None,
     ) -> Iterator[Segment]:
         if not start and end is None:
             segments, _info = pipeline.transcribe(str(path), **decoding)

@@ -352,7 +352,7 @@ def test_a_checkpoint_keeps_segments_and_words_through_json() -> None:
     checkpoint = Checkpoint(
         (Path("/a.wav"), Path("/b.wav")),
         {0: Transcript(Path("/a.wav"), text="One", segments=(segment,))},
-        Partial(1, 2.0, (TimedSegment(0.5, 2.0, "Two"),)),
+        Partial(1, 2.0, (TimedSegment(0.5, 2.0, "Two"),), tokens=(50, 51)),
         40,
     )
 
@@ -426,30 +426,45 @@ def test_a_batch_resumed_from_its_journal_after_any_segment_publishes_each_segme
 
 @dataclass(frozen=True)
 class WindowedSegment:
-    """A segment as faster-whisper yields it: ``seek``, the frame its 30-s window began at."""
+    """A segment as faster-whisper yields it: ``seek``, the frame its 30-s window began at, and
+    the model's tokens of its text, decoded at ``temperature``."""
 
     seek: int
     start: float
     end: float
     text: str
+    tokens: tuple[int, ...] = ()
+    temperature: float = 0.0
+
+
+Window = list[tuple[float, float, str]]
 
 
 class _WindowedSource:
     """Decodes window by window, as the model does: from ``start`` on, each window yields its
-    segments together, and the next window begins at the last one's end."""
+    segments together, and the next window begins at the last one's end. A start that is no
+    window's start decodes ``cut[start]`` (the model cuts its windows where it is started)."""
 
-    def __init__(self, windows: list[list[tuple[float, float, str]]]) -> None:
-        self._windows = windows
-        self.calls: list[float] = []
+    def __init__(
+        self,
+        windows: list[Window],
+        tokens: dict[str, tuple[int, ...]] | None = None,
+        hot: frozenset[float] = frozenset(),
+        cut: dict[float, list[Window]] | None = None,
+    ) -> None:
+        self._windows, self._tokens, self._hot, self._cut = windows, tokens or {}, hot, cut or {}
+        self.calls: list[tuple[float, object]] = []
 
-    def __call__(self, path: Path, start: float = 0.0, prompt: str | None = None) -> Iterator[WindowedSegment]:
-        self.calls.append(start)
-        for window in self._windows:
+    def __call__(self, path: Path, start: float = 0.0, prompt: object = None) -> Iterator[WindowedSegment]:
+        self.calls.append((start, prompt))
+        windows = self._cut.get(start) or [w for w in self._windows if w[0][0] + 1e-9 >= start]
+        for window in windows:
             begins = window[0][0]
-            if begins + 1e-9 < start:
-                continue
             for seg_start, seg_end, text in window:
-                yield WindowedSegment(round(begins * 100), seg_start, seg_end, text)
+                temperature = 0.6 if begins in self._hot else 0.0
+                yield WindowedSegment(
+                    round(begins * 100), seg_start, seg_end, text, self._tokens.get(text, ()), temperature
+                )
 
 
 def test_a_file_resumed_mid_window_decodes_that_window_again_and_publishes_none_of_it_twice(tmp_path: Path) -> None:
@@ -473,18 +488,49 @@ def test_a_file_resumed_mid_window_decodes_that_window_again_and_publishes_none_
         resumed = transcribe_files(paths, source, lambda meta: None, resume, journal=journal)
         assert resumed == whole, f"killed after segment {killed_after}"
         assert undisturbed.published[: killed_after + 1] + journal.published == undisturbed.published
-        assert source.calls == [resume.partial.seconds]
+        assert [start for start, _prompt in source.calls] == [resume.partial.seconds]
 
 
-def test_a_window_decoded_otherwise_on_resume_keeps_what_was_published(tmp_path: Path) -> None:
+def test_a_file_resumed_mid_window_is_prompted_with_the_tokens_that_window_was_decoded_after(tmp_path: Path) -> None:
+    """The model is prompted with its own tokens of the windows before (the last 223, none after
+    a window decoded hot), so the window resumed decodes as it did; the text would tokenise anew."""
+    paths = [_wav(tmp_path / "a.wav", 12.0)]
+    windows = [
+        [(0.0, 1.0, "One."), (1.0, 3.0, "Two.")],
+        [(3.0, 4.0, "Three."), (4.0, 6.0, "Four.")],
+        [(6.0, 8.0, "Five."), (8.0, 9.0, "Six.")],
+        [(9.0, 12.0, "Seven.")],
+    ]
+    tokens = {"One.": (1, 2), "Two.": tuple(range(10, 310)), "Three.": (3,), "Four.": (4,), "Five.": (5,), "Six.": (6,)}
+    prompted = {0.0: None, 3.0: ((1, 2) + tuple(range(10, 310)))[-223:], 6.0: None, 9.0: (5, 6)}
+    undisturbed = _Journal({"paths": [str(p) for p in paths], "percent": 0})
+    whole = transcribe_files(
+        paths, _WindowedSource(windows, tokens, hot=frozenset({3.0})), lambda m: None, journal=undisturbed
+    )
+
+    for killed_after, fields in enumerate(undisturbed.after):
+        resume = Checkpoint.from_fields(json.loads(json.dumps(fields)))
+        assert resume is not None and resume.partial is not None
+        source = _WindowedSource(windows, tokens, hot=frozenset({3.0}))
+        resumed = transcribe_files(paths, source, lambda m: None, resume, journal=_Journal(fields))
+        assert resumed == whole, f"killed after segment {killed_after}"
+        [(start, prompt)] = source.calls
+        assert prompt == prompted[start], f"killed after segment {killed_after}"
+
+
+def test_a_window_decoded_otherwise_on_resume_keeps_what_was_published_and_goes_on_from_its_end(
+    tmp_path: Path,
+) -> None:
     paths = [_wav(tmp_path / "a.wav", 6.0)]
     published = (TimedSegment(3.0, 4.0, "Four."),)
-    begun = Partial(0, 3.0, (TimedSegment(0.0, 3.0, "One two three."),), published)
+    begun = Partial(0, 3.0, (TimedSegment(0.0, 3.0, "One two three."),), published, tokens=(1, 2, 3))
     resume = Checkpoint(tuple(paths), {}, begun, 50)
-    other = [[(0.0, 3.0, "One two three.")], [(3.0, 4.5, "For."), (4.5, 6.0, "Five.")]]
+    windows = [[(0.0, 3.0, "One two three.")], [(3.0, 5.0, "For fi-"), (5.0, 6.0, "ve.")]]
+    source = _WindowedSource(windows, cut={4.0: [[(4.0, 6.0, "Five.")]]})
     journal = _Journal()
 
-    [transcript] = transcribe_files(paths, _WindowedSource(other), lambda meta: None, resume, journal=journal)
+    [transcript] = transcribe_files(paths, source, lambda meta: None, resume, journal=journal)
 
     assert transcript.text == "One two three. Four. Five."
     assert journal.published == [("a.wav", 6.0, "Five.")]
+    assert source.calls == [(3.0, (1, 2, 3)), (4.0, "One two three. Four.")]
