@@ -198,6 +198,13 @@ class Job:
         helper is still alive (``Job.execution``)."""
         return heartbeat_key(task_id)
 
+    @staticmethod
+    def run_key(task_id: str) -> str:
+        """The Redis hash of the execution of ``task_id`` that may write (its ``token`` field):
+        a plugin's own scripts that write about a part of the job check it, so that an
+        execution taken over while it was paused writes nothing when it wakes."""
+        return run_key(task_id)
+
     def execution(self) -> str:
         """The token of this task's execution (``writer``): the value its heartbeat holds while
         it runs. A plugin that hands out parts of a job records it with each part it gives a

@@ -121,9 +121,9 @@ def claim(redis: Redis, task_id: str, state_key: bytes | str, max_attempts: int,
     """Take the task over if its worker is lost (see the module's docstring); one step in Redis."""
     now = datetime.datetime.now(datetime.UTC).isoformat()
     keys = [run_key(task_id), heartbeat_key(task_id), state_key, RUNNING_KEY, checkpoint_key(task_id)]
-    args = [task_id, max_attempts, ttl, now, WAITING_TEXT, "1" if dead else "0"]
-    reply = redis.register_script(_CLAIM)(keys=keys, args=args)
-    outcome, *rest = [part.decode() if isinstance(part, bytes) else part for part in reply]
+    argv: list[str | int] = [task_id, max_attempts, ttl, now, WAITING_TEXT, "1" if dead else "0"]
+    reply = redis.register_script(_CLAIM)(keys=keys, args=argv)
+    outcome, *rest = [part.decode() if isinstance(part, bytes) else str(part) for part in reply]
     if outcome == "failed":
         return Claim(outcome, message=rest[0])
     if outcome != "requeue":

@@ -33,12 +33,22 @@ from live_progress.plugins.audio.worker.transcription import Segment
 
 logger = logging.getLogger(__name__)
 
+# A claimer is "<task id> <token of its execution>" (``claimer_of``), and the execution of a
+# task that was taken over (its run holds another token now) writes nothing more, whether or
+# not its units were taken back yet. KEYS[#KEYS] is the claimer's run; ARGV[2] the claimer.
+_CURRENT = """
+local token = string.match(ARGV[2], ' (.+)$')
+if token and redis.call('HGET', KEYS[#KEYS], 'token') ~= token then return false end
+"""
+
 # Claims the next file, atomically with recording who has it (a claimer that died between
 # the two would lose the file), and only while the batch runs: a batch that was cancelled
 # or has lost its leader hands out nothing more.
-# KEYS: todo, claims, the batch's Celery state, its heartbeat. ARGV: the claimer's task id,
-# the keys' ttl.
-_CLAIM = """
+# KEYS: todo, claims, the batch's Celery state, its heartbeat, the claimer's run. ARGV: the
+# keys' ttl, the claimer.
+_CLAIM = (
+    _CURRENT
+    + """
 if redis.call('EXISTS', KEYS[4]) == 0 then return false end
 local stored = redis.call('GET', KEYS[3])
 if stored then
@@ -49,19 +59,24 @@ if stored then
 end
 local index = redis.call('LPOP', KEYS[1])
 if index then
-  redis.call('HSET', KEYS[2], index, ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[2], index, ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
 return index
 """
+)
 
 # Every write about a unit is made only while its claimer still holds it (the claims hash says
-# so): a worker that was lost, and wakes after its unit was taken back, writes nothing more.
-# KEYS[1] is the claims hash; ARGV[1] the unit, ARGV[2] its claimer ('' for the leader, which
-# finishes a unit nobody holds any more).
-_HELD = """
+# so) and is the execution of its task that may write (``_CURRENT``): a worker that was lost,
+# and wakes after its unit or its task was taken over, writes nothing more.
+# KEYS[1] is the claims hash, KEYS[#KEYS] the claimer's run; ARGV[1] the unit, ARGV[2] its
+# claimer ('' for the leader, which finishes a unit nobody holds any more).
+_HELD = (
+    _CURRENT.replace("return false", "return 0")
+    + """
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 """
+)
 
 # Holds a segment of a unit (if any) with how far the unit got, marks the unit done with its
 # transcript (if so), then publishes, in order, what the file's units hold from the first not
@@ -226,7 +241,8 @@ class SharedBatch:
         return index in self._lost
 
     def _held_write(self, script: Any, index: int, claimer: str, keys: list[str], args: list[Any]) -> None:
-        if script(keys=[self._claims, *keys], args=[index, claimer, *args]) == 0 and index not in self._lost:
+        keys = [self._claims, *keys, _run_of(claimer)]
+        if script(keys=keys, args=[index, claimer, *args]) == 0 and index not in self._lost:
             self._lost.add(index)
             logger.warning("%s no longer holds unit %d of batch %s: it was taken back", claimer, index, self.id)
 
@@ -238,8 +254,14 @@ class SharedBatch:
     def claim(self, claimer: str) -> tuple[int, Unit, Partial | None] | None:
         """The next unit for ``claimer`` to transcribe, with how far an earlier claimer got in it
         (one that stopped, or was lost), or None when there is none (any more)."""
-        keys: list[str | bytes] = [self._todo, self._claims, self._state_key, Job.heartbeat_key(self.id)]
-        index = self._claim(keys=keys, args=[claimer, self._ttl])
+        keys: list[str | bytes] = [
+            self._todo,
+            self._claims,
+            self._state_key,
+            Job.heartbeat_key(self.id),
+            _run_of(claimer),
+        ]
+        index = self._claim(keys=keys, args=[self._ttl, claimer])
         if index is None:
             return None
         with self._redis.pipeline(transaction=False) as pipe:
@@ -350,6 +372,11 @@ class SharedBatch:
     def clean_up(self, units: int) -> None:
         """Delete the batch's lists (``units``: how many it has)."""
         self._redis.delete(*self._scratch, *(self._held + str(index) for index in range(units)))
+
+
+def _run_of(claimer: str) -> str:
+    """The run of the claimer's task (the leader, claimer '', checks none)."""
+    return Job.run_key(claimer.partition(" ")[0])
 
 
 def _text(value: bytes | str) -> str:

@@ -20,13 +20,13 @@ from redis import Redis
 
 from bench.long_recording import build
 from live_progress import Job
-from live_progress.contract import heartbeat_key, segments_key
+from live_progress.contract import heartbeat_key, run_key, segments_key
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
 from live_progress.plugins.audio.worker.checkpoint import Partial, TimedSegment, Transcript
 from live_progress.plugins.audio.worker.pieces import LONG_FILE_SECONDS, Unit
 from live_progress.plugins.audio.worker.segments import SegmentLog
-from live_progress.plugins.audio.worker.shared_batch import SharedBatch
+from live_progress.plugins.audio.worker.shared_batch import SharedBatch, Snapshot
 from tests.conftest import ARTIFACTS
 from tests.support.clients import Event, percents, read_events
 
@@ -159,15 +159,15 @@ def test_a_unit_taken_back_from_a_lost_worker_resumes_after_its_published_segmen
     paused, other = participant(), participant()
     paused.plan(units)
     redis.set(heartbeat_key(batch_id), "leader-token", ex=60)
-    redis.set(heartbeat_key("helper-1"), "token-1", ex=60)
-    redis.set(heartbeat_key("helper-2"), "token-2", ex=60)
+    _executing(redis, "helper-1", "token-1")
+    _executing(redis, "helper-2", "token-2")
     assert paused.claim("helper-1 token-1") is not None
     kept = []
     for start, end, text in [(0, 4, "one"), (4, 9, "two")]:
         kept.append(TimedSegment(start, end, text))
         paused.publish(0, units[0], _segment(start, end, text), "helper-1 token-1", Partial(0, end, tuple(kept)))
 
-    redis.set(heartbeat_key("helper-1"), "token-of-its-next-attempt", ex=60)  # it was taken over
+    _executing(redis, "helper-1", "token-of-its-next-attempt")  # it was taken over
     assert other.take_back_lost(attempts=2) == 1
     claimed = other.claim("helper-2 token-2")
     assert claimed is not None
@@ -186,6 +186,44 @@ def test_a_unit_taken_back_from_a_lost_worker_resumes_after_its_published_segmen
     assert other.snapshot().seconds == {}
     other.clean_up(len(units))
     redis.delete(segments_key(batch_id), *(heartbeat_key(t) for t in (batch_id, "helper-1", "helper-2")))
+    redis.delete(*(run_key(t) for t in ("helper-1", "helper-2")))
+
+
+def test_a_helper_taken_over_writes_nothing_even_before_its_unit_is_taken_back(
+    redis: Redis, job_of: Callable[[str], Job]
+) -> None:
+    """The paused helper wakes after its task was taken over but before the leader took its unit
+    back: its execution is no longer its run's, so it publishes, reports, finishes, gives back
+    and claims nothing."""
+    batch_id = "superseded-test"
+    path = Path("/audio/a.wav")
+    units = [Unit(0, path, 30.0), Unit(1, Path("/audio/b.wav"), 30.0)]
+    batch = SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, SegmentLog(job_of(batch_id)))
+    batch.plan(units)
+    redis.set(heartbeat_key(batch_id), "leader-token", ex=60)
+    _executing(redis, "helper-1", "token-1")
+    assert batch.claim("helper-1 token-1") is not None
+    batch.publish(0, units[0], _segment(0, 4, "one"), "helper-1 token-1", Partial(0, 4, ()))
+
+    _executing(redis, "helper-1", "token-of-its-next-attempt")  # taken over while it was paused
+    batch.publish(0, units[0], _segment(4, 9, "late"), "helper-1 token-1", Partial(0, 9, ()))
+    batch.report_seconds(0, 9.0, "helper-1 token-1")
+    batch.release(0, Partial(0, 9, ()), "helper-1 token-1")
+    batch.finish(0, units[0], Transcript(path, text="stale"), "helper-1 token-1")
+
+    assert batch.lost(0)
+    assert _published(redis, batch_id) == ["one"]
+    assert batch.snapshot() == Snapshot(seconds={}, done=set(), claimed={0: "helper-1 token-1"})
+    assert batch.claim("helper-1 token-1") is None
+    assert redis.lrange(f"live-progress:batch:{batch_id}:todo", 0, -1) == [b"1"]
+    batch.clean_up(len(units))
+    redis.delete(segments_key(batch_id), heartbeat_key(batch_id), heartbeat_key("helper-1"), run_key("helper-1"))
+
+
+def _executing(redis: Redis, task_id: str, token: str) -> None:
+    """What a worker's takeover bookkeeping holds while ``token``'s execution of ``task_id`` runs."""
+    redis.set(heartbeat_key(task_id), token, ex=60)
+    redis.hset(run_key(task_id), "token", token)
 
 
 @pytest.fixture
