@@ -156,6 +156,39 @@ return 1
 )
 
 
+# Takes a unit back from its claimer, which was lost: it goes back to be claimed again or, lost
+# ``attempts`` times, to the leader taking it back, which finishes it as an error. Made only by
+# the leader's current execution, and only while the lost claimer still holds the unit.
+# KEYS: claims, losses, todo, the leader's run. ARGV: the unit, the leader (claimer), the lost
+# claimer, the ttl, attempts. Returns how many claimers the unit has lost, or false.
+_TAKE_BACK = (
+    _CURRENT
+    + """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[3] then return false end
+local losses = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+if losses < tonumber(ARGV[5]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('RPUSH', KEYS[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return losses
+"""
+)
+
+# Deletes the batch's lists, unless the leader cleaning up was taken over (its successor needs
+# them). KEYS: the lists, then the leader's run. ARGV: unused, the leader (claimer).
+_CLEAN_UP = (
+    _CURRENT
+    + """
+for i = 1, #KEYS - 1 do redis.call('DEL', KEYS[i]) end
+return 1
+"""
+)
+
+
 def claimer_of(task_id: str, execution: str) -> str:
     """Who claims a unit: a task, and its execution's token (``live_progress.Job.execution``),
     which its heartbeat holds while it runs."""
@@ -191,6 +224,8 @@ class SharedBatch:
         self._publish_in_order = redis.register_script(_PUBLISH_IN_ORDER)
         self._report = redis.register_script(_REPORT)
         self._release = redis.register_script(_RELEASE)
+        self._take_back = redis.register_script(_TAKE_BACK)
+        self._clean_up = redis.register_script(_CLEAN_UP)
         # Units this process claimed and was found to have lost (taken back while it was away).
         self._lost: set[int] = set()
 
@@ -322,10 +357,10 @@ class SharedBatch:
             claimed={int(k): _text(v) for k, v in claims.items()},
         )
 
-    def take_back_lost(self, attempts: int) -> int:
+    def take_back_lost(self, attempts: int, leader: str = "") -> int:
         """Units whose claimer stopped beating (its worker died, or was taken over) go back to be
         claimed again, to resume after what was published of them; one that lost ``attempts``
-        claimers is finished as an error instead. Returns how many."""
+        claimers is finished as an error by ``leader`` (its claimer) instead. Returns how many."""
         snapshot = self.snapshot()
         running = sorted((index, snapshot.claimed[index]) for index in snapshot.running)
         if not running:
@@ -333,31 +368,27 @@ class SharedBatch:
         claimers = [claimer.partition(" ") for _, claimer in running]
         beating = self._redis.mget([Job.heartbeat_key(task_id) for task_id, _, _ in claimers])
         lost = [
-            index
-            for (index, _), (_, _, execution), beat in zip(running, claimers, beating, strict=True)
+            (index, claimer)
+            for (index, claimer), (_, _, execution), beat in zip(running, claimers, beating, strict=True)
             if beat is None or (execution and _text(beat) != execution)
         ]
-        for index in lost:
-            with self._redis.pipeline() as pipe:
-                pipe.hdel(self._claims, str(index))
-                pipe.hincrby(self._losses, str(index), 1)
-                pipe.expire(self._losses, self._ttl)
-                pipe.hget(self._units, index)
-                _, losses, _, stored = pipe.execute()
-            unit = Unit.from_json(stored)
+        taken = 0
+        for index, claimer in lost:
+            keys = [self._claims, self._losses, self._todo, _run_of(leader)]
+            losses = self._take_back(keys=keys, args=[index, leader, claimer, self._ttl, attempts])
+            if losses is None:
+                continue  # claimed anew meanwhile, or this leader was taken over itself
+            taken += 1
+            unit = Unit.from_json(self._redis.hget(self._units, index))
             if losses < attempts:
                 logger.warning("Taking back %s of batch %s: its worker was lost", unit.describe(), self.id)
-                with self._redis.pipeline() as pipe:
-                    pipe.rpush(self._todo, index)
-                    pipe.expire(self._todo, self._ttl)
-                    pipe.execute()
             else:
                 logger.warning(
                     "Giving up on %s of batch %s: %d workers were lost on it", unit.describe(), self.id, losses
                 )
                 error = f"Could not transcribe {unit.path.name}: worker lost"
-                self.finish(index, unit, Transcript(unit.path, error=error))
-        return len(lost)
+                self.finish(index, unit, Transcript(unit.path, error=error), leader)
+        return taken
 
     def transcripts(self, paths: Sequence[Path], units: Sequence[Unit]) -> list[Transcript]:
         """Each file's transcript: its unit's, or its pieces' merged."""
@@ -369,9 +400,11 @@ class SharedBatch:
             pieces[0] if len(pieces) == 1 else merge(path, pieces) for path, pieces in zip(paths, by_file, strict=True)
         ]
 
-    def clean_up(self, units: int) -> None:
-        """Delete the batch's lists (``units``: how many it has)."""
-        self._redis.delete(*self._scratch, *(self._held + str(index) for index in range(units)))
+    def clean_up(self, units: int, leader: str = "") -> None:
+        """Delete the batch's lists (``units``: how many it has), unless ``leader`` (its claimer)
+        was taken over."""
+        lists = [*self._scratch, *(self._held + str(index) for index in range(units))]
+        self._clean_up(keys=[*lists, _run_of(leader)], args=["", leader])
 
 
 def _run_of(claimer: str) -> str:

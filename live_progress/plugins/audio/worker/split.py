@@ -84,13 +84,13 @@ def lead_batch(
             work_on(batch, claimer, load_segments, interval, stopping, working_on)
             if batch.finished():
                 break
-            if not batch.take_back_lost(CLAIM_ATTEMPTS):
+            if not batch.take_back_lost(CLAIM_ATTEMPTS, claimer):
                 time.sleep(poll)
     if not batch.finished():
         # The units done stay in the batch's lists; the next leader carries on from them.
         raise Handover(Checkpoint(tuple(paths), percent=progress.best))
     transcripts = batch.transcripts(paths, units)
-    batch.clean_up(len(units))
+    batch.clean_up(len(units), claimer)
     return batch_response(folder, transcripts, transcripts_fallback, formats)
 
 

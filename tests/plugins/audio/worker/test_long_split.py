@@ -220,6 +220,35 @@ def test_a_helper_taken_over_writes_nothing_even_before_its_unit_is_taken_back(
     redis.delete(segments_key(batch_id), heartbeat_key(batch_id), heartbeat_key("helper-1"), run_key("helper-1"))
 
 
+def test_a_leader_taken_over_takes_nothing_back_and_cleans_nothing_up(
+    redis: Redis, job_of: Callable[[str], Job]
+) -> None:
+    """Only the leader's current execution takes units back from lost helpers, gives up on a unit
+    lost too often (finishing it as an error), and deletes the batch's lists at the end."""
+    batch_id = "superseded-leader-test"
+    path = Path("/audio/a.wav")
+    units = [Unit(0, path, 30.0)]
+    batch = SharedBatch(redis, batch_id, b"celery-task-meta-" + batch_id.encode(), 60, SegmentLog(job_of(batch_id)))
+    batch.plan(units)
+    old, current = f"{batch_id} leader-1", f"{batch_id} leader-2"
+    _executing(redis, batch_id, "leader-2")  # the leader was taken over: leader-1 woke late
+    assert batch.claim("helper-1") is not None  # a helper that never beats: lost
+
+    assert batch.take_back_lost(attempts=2, leader=old) == 0
+    batch.clean_up(len(units), old)
+    assert batch.snapshot().claimed == {0: "helper-1"}
+
+    assert batch.take_back_lost(attempts=2, leader=current) == 1
+    assert batch.claim("helper-1") is not None
+    assert batch.take_back_lost(attempts=2, leader=current) == 1  # lost twice: given up on
+    assert batch.finished()
+    [transcript] = batch.transcripts([path], units)
+    assert transcript.error == "Could not transcribe a.wav: worker lost"
+    batch.clean_up(len(units), current)
+    assert redis.keys(f"live-progress:batch:{batch_id}:*") == []
+    redis.delete(segments_key(batch_id), heartbeat_key(batch_id), run_key(batch_id))
+
+
 def _executing(redis: Redis, task_id: str, token: str) -> None:
     """What a worker's takeover bookkeeping holds while ``token``'s execution of ``task_id`` runs."""
     redis.set(heartbeat_key(task_id), token, ex=60)
