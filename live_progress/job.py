@@ -107,6 +107,14 @@ class Job:
         expires = task.app.conf.result_expires
         self.ttl = int(expires.total_seconds() if isinstance(expires, datetime.timedelta) else expires or 86_400)
 
+    @property
+    def max_attempts(self) -> int:
+        """How many of its workers may die before the job ends in error (MAX_TASK_ATTEMPTS): a
+        plugin that hands out parts of the job gives up on a part after as many."""
+        from live_progress.worker.attempts import max_attempts_of
+
+        return max_attempts_of(self.task.app)
+
     def _fenced(self, script: str, keys: list[Any], args: list[Any]) -> Any:
         from live_progress.worker.attempts import fenced_write
 

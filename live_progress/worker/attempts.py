@@ -29,6 +29,7 @@ from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutd
 from redis import Redis
 
 from live_progress.contract import RUNNING_KEY, checkpoint_key, heartbeat_key, run_key
+from live_progress.settings import MAX_TASK_ATTEMPTS
 from live_progress.takeover import Claim, take_over
 from live_progress.worker._celery_seams import use_backend_class
 from live_progress.worker.heartbeat import Heartbeats
@@ -203,6 +204,11 @@ def fenced_backend(base: type) -> type:
 
 # The most attempts of each app's tasks (install_attempts), for take_over_dead.
 _MAX_ATTEMPTS: dict[int, int] = {}
+
+
+def max_attempts_of(celery: Celery) -> int:
+    """MAX_TASK_ATTEMPTS of the worker running ``celery`` (its default where none was installed)."""
+    return _MAX_ATTEMPTS.get(id(celery), MAX_TASK_ATTEMPTS)
 
 
 def take_over_dead(celery: Celery, task_id: str) -> bool:

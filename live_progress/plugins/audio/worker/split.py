@@ -35,8 +35,6 @@ from live_progress.plugins.audio.worker.transcription import (
 
 logger = logging.getLogger(__name__)
 
-# A unit is claimed again after its worker died, but not a third time: it may be what kills them.
-CLAIM_ATTEMPTS = 2
 # The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is.
 _MIN_POLL = 0.05
 
@@ -55,13 +53,16 @@ def lead_batch(
     formats: Sequence[str] = ("txt",),
     execution: str = "",
     working_on: Callable[[str], None] | None = None,
+    attempts: int = 3,
 ) -> dict[str, Any]:
     """Transcribe ``folder`` with up to ``helpers`` helper tasks; the result is a BatchTextResponse.
 
     A batch whose units are listed already had a leader before (it stopped and handed the batch
     on, or its worker was lost): its units and what they hold are carried on. When ``stopping()``
     turns true, the leader gives its unit back and raises ``Handover``. ``execution``: the
-    leader's (``live_progress.Job.execution``); ``working_on`` is told each unit it takes.
+    leader's (``live_progress.Job.execution``); ``working_on`` is told each unit it takes. A unit
+    whose workers died ``attempts`` times (``live_progress.Job.max_attempts``) is given up on: it
+    may be what kills them.
     """
     if batch.planned():
         units = batch.units()
@@ -84,7 +85,7 @@ def lead_batch(
             work_on(batch, claimer, load_segments, interval, stopping, working_on)
             if batch.finished():
                 break
-            if not batch.take_back_lost(CLAIM_ATTEMPTS, claimer):
+            if not batch.take_back_lost(attempts, claimer):
                 time.sleep(poll)
     if not batch.finished():
         # The units done stay in the batch's lists; the next leader carries on from them.

@@ -117,6 +117,7 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
                 formats=options.formats,
                 execution=job.execution(),
                 working_on=job.working_on,
+                attempts=job.max_attempts,
             )
         # Closed (pending progress written) before any handover writes its state.
         with progress_reporter(task, settings) as reporter:
