@@ -333,6 +333,14 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
         end: float | None = None,
         stretch: float | None = None,
     ) -> Iterator[Segment]:
+        segments = _decode_windows(path, start, prompt, end, stretch)
+        # With VAD the model decodes the speech alone, and its windows (seek) are on that
+        # clock, not the file's: no window is known, a resume begins after the last segment.
+        return (replace(segment, seek=None) for segment in segments) if options.vad else segments
+
+    def _decode_windows(
+        path: Path, start: float, prompt: Prompt, end: float | None, stretch: float | None
+    ) -> Iterator[Segment]:
         if end is not None:
             # A piece of a split file: its stretch of the file, decoded once for all the pieces
             # this worker gets (faster-whisper's clip_timestamps would decode the whole file and
