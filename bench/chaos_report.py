@@ -143,8 +143,6 @@ def report(run: Record, verdict: Verdict, violations: list[Violation]) -> list[s
         f"| handovers (`{STOPPED_TEXT}…`) | {sum(map(len, stopped.values()))} in "
         f"{sum(1 for v in stopped.values() if v)} jobs |",
         f"| audio transcribed twice¹ | {twice:.1f} s, over {units} files interrupted and carried on |",
-        f"| files cut mid-way whose text differs from the reference in punctuation or case only² | "
-        f"{len(verdict.punctuation_only)} |",
         f"| violations | {len(violations)} |",
         "",
         "¹ Estimated from the Redis writes of each worker hit by a fault: for each file it held (claimed, "
@@ -153,11 +151,7 @@ def report(run: Record, verdict: Verdict, violations: list[Violation]) -> list[s
         "checkpoint said (batch:<id>:partials, the window of its last published segment), or else where the "
         "first segment published after the fault begins. The difference is counted; a job that ended in error "
         "counts none (it was not carried on). A paused worker's work after it woke is not counted.",
-        "² Accurate jobs' transcripts must equal the reference run's; a file cut mid-way by a worker fault "
-        "and carried on from its last segment must have the same words (case and punctuation aside): "
-        "decoding resumed there, with the text before as its prompt, may place a comma differently.",
     ]
-    lines += [f"  - {line}" for line in verdict.punctuation_only]
     if violations:
         lines += ["", f"Violations ({len(violations)}):"]
         lines += [f"- {v.job}: {v.what}" for v in violations]

@@ -19,12 +19,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(200)
-@pytest.mark.xfail(
-    strict=False,
-    reason="UNFINISHED (issue 23): a file resumed mid-window can lose words, and a woken paused "
-    "helper can still write for a unit it claimed before its run's token is checked; "
-    "see docs/failures.md 'Limits'",
-)
 def test_chaos_quick_ends_every_job_in_its_result(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench.chaos", "--quick", "--plot", str(tmp_path / "chaos.png")]
     if os.environ.get("CHAOS_SEED"):  # replays a failed run's seed (it is printed)
