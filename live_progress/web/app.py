@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -37,6 +37,7 @@ from live_progress.web.engine.sse import Streams
 from live_progress.web.engine.store import TaskStore
 from live_progress.web.errors import ServiceUnavailable, constant_json, exception_handlers, json_response
 from live_progress.web.metrics import WebMetrics
+from live_progress.web.metrics_folder import shared_folder
 from live_progress.web.security.access import TokenAuth, login_routes
 from live_progress.web.security.guard import CrossSiteGuard, HostGuard
 from live_progress.web.security.sessions import Sessions
@@ -57,6 +58,7 @@ async def healthz(request: Request) -> Response:
     try:
         await services.store.ping()
     except ServiceUnavailable as exc:
+        services.metrics.count_error(503, exc.kind)
         return json_response({"status": "unavailable", "error": str(exc)}, 503, {"Retry-After": "2"})
     return json_response(
         {"status": "ok", "redis": "ok", "subscribed": services.hub.connected, "streams": services.streams.open}
@@ -64,8 +66,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    registry = services_of(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(services_of(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def page(request: Request) -> Response:
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | Non
         )
         pulse = asyncio.create_task(streams.run())
         try:
-            metrics = WebMetrics()
+            metrics = WebMetrics(shared_folder())
             metrics.watch_live(hub, streams)
             # A polled task stays followed long enough for the liveness check to judge it.
             cache = StateCache(hub, store, ttl=max(30.0, 1.5 * settings.worker_lost_after))

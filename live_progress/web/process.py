@@ -1,30 +1,41 @@
 """The web process: ``uvicorn --factory live_progress.web.process:create_process_app`` (the Procfile's line).
 
 What belongs to a whole process, and so never to ``create_app()``, which a project may mount
-in its own app: the log handler, the cyclic GC's tuning, and the exit signals' hook that ends
-the streams. uvicorn sets up its own logging in its ``Config``, not in the app it serves; this
-is the same line, drawn one step further.
+in its own app: the log handler, the cyclic GC's tuning, the exit signals' hook that ends
+the streams, and the folder where several web processes pool their metrics. uvicorn sets up
+its own logging in its ``Config``, not in the app it serves; this is the same line, drawn one
+step further.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from types import FrameType
-from typing import Any, cast
-
-from starlette.applications import Starlette
+from typing import TYPE_CHECKING, Any, cast
 
 from live_progress.logs import configure_logging
-from live_progress.web.app import State, create_app
+from live_progress.web.metrics_folder import share_metrics
 from live_progress.web.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from live_progress.web.app import State
 
 
 def create_process_app() -> Starlette:
-    """The service's app, with this process's logging, GC and exit signals set up for it."""
+    """The service's app, with this process's logging, GC, exit signals and metrics folder set up for it."""
+    # First: prometheus_client reads its multiprocess folder once, when it is imported (by the app).
+    shared = share_metrics()
+    from live_progress.web.app import create_app
+
     settings = Settings.load()
     configure_logging(settings.log_format)
     app = create_app(settings)
@@ -33,18 +44,34 @@ def create_process_app() -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(served: Starlette) -> AsyncIterator[State]:
-        async with run_app(served) as state:
-            services = cast(State, state)["services"]
-            restore_signals = on_exit_signals(services.streams.stop)
-            # After the start-up, so that what it built is frozen out of the collections.
-            tune_gc(settings.gc_thresholds)
-            try:
-                yield cast(State, state)
-            finally:
-                restore_signals()
+        try:
+            async with run_app(served) as state:
+                services = cast("State", state)["services"]
+                restore_signals = on_exit_signals(services.streams.stop)
+                # For the scrapes that the other processes answer.
+                publishing = asyncio.create_task(services.metrics.publish_every()) if shared else None
+                # After the start-up, so that what it built is frozen out of the collections.
+                tune_gc(settings.gc_thresholds)
+                try:
+                    yield cast("State", state)
+                finally:
+                    restore_signals()
+                    if publishing is not None:
+                        publishing.cancel()
+                        services.metrics.publish()
+        finally:
+            if shared is not None:
+                _mark_process_dead(shared)
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def _mark_process_dead(folder: Path) -> None:
+    """This process's live gauges (its open streams) stop counting; its counters stay in the sums."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    mark_process_dead(os.getpid(), str(folder))
 
 
 def on_exit_signals(callback: Callable[[], None]) -> Callable[[], None]:

@@ -30,12 +30,18 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 def multiprocess_folder() -> Iterator[Path]:
     """The folder where this worker's processes write their figures, named in MULTIPROC_DIR.
 
-    An operator's own folder is used as it is; otherwise one is made, and on leaving it is
-    removed and the variable unset again.
+    An operator's own folder is emptied of the figures a worker before left there (this runs
+    before the pool starts: no process of this worker has written yet), so they do not add
+    up with this one's; otherwise one is made, and on leaving it is removed and the variable
+    unset again.
     """
     given = os.environ.get(MULTIPROC_DIR)
     if given:
-        yield Path(given)
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield folder
         return
     folder = tempfile.mkdtemp(prefix="live-progress-worker-metrics-")
     os.environ[MULTIPROC_DIR] = folder

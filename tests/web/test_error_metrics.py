@@ -67,6 +67,18 @@ async def test_redis_not_answering_is_counted_as_an_outage(audio_root: Path) -> 
             assert grown(before, await error_counts(client)) == {("503", "outage"): 1}
 
 
+async def test_healthz_unavailable_is_counted_as_an_outage(audio_root: Path) -> None:
+    with RedisServer() as redis:
+        async with serve(web_settings(redis.url, audio_root)) as client:
+            before = await error_counts(client)
+            redis.stop()
+
+            response = await client.get("/healthz")
+
+            assert response.status_code == 503
+            assert grown(before, await error_counts(client)) == {("503", "outage"): 1}
+
+
 async def test_a_process_at_its_stream_limit_is_counted_as_busy(settings: Settings, audio_root: Path) -> None:
     async with serve(settings.model_copy(update={"max_streams": 1})) as client:
         submitted = await client.post("/audio/transcribe", json={"inputs": {"input_dir": {"path": str(audio_root)}}})

@@ -271,7 +271,7 @@ HEALTHZ = {
     "responses": {"200": _json("Health", "Redis answers"), "503": _json("Unavailable", "It does not")},
 }
 METRICS = {
-    "summary": "Prometheus metrics of this web process",
+    "summary": "Prometheus metrics of the web processes, added up",
     "operationId": "metrics",
     "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
 }
