@@ -69,7 +69,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def page(request: Request) -> Response:
-    return FileResponse(_PAGE, media_type="text/html")
+    # Asked for again each time: behind API_TOKEN, a signed-out browser must not show it from its cache.
+    return FileResponse(_PAGE, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | None = None) -> Starlette:
