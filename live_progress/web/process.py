@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from live_progress.web.settings import Settings
 def create_process_app() -> Starlette:
     """The service's app, with this process's logging, GC and exit signals set up for it."""
     settings = Settings.load()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, logging.getLevelName(settings.log_level.upper()))
     app = create_app(settings)
     # The lifespan a host enters when it mounts the app (docs/design.md), run inside this one.
     run_app = app.router.lifespan_context
