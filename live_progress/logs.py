@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 LogFormat = Literal["text", "json"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -11,10 +11,20 @@ only: settings, web, worker and launcher all import it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 SENTINEL_SCHEME = "sentinel://"
+# The password of a URL's user info, up to the last "@" before the host: "scheme://user:<pw>@".
+_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/;]*:)[^;]*@(?P<host>[^@/;]*(?:[/;?#]|$))")
+
+
+def safe_url(url: str) -> str:
+    """``url`` for a log line or a message: each password replaced by ``**``, as Celery shows its
+    broker (kombu's ``maybe_sanitize_url``: ``redis://:**@host:6379/0``), on every URL of a
+    ``;``-separated sentinel list too; the rest as written."""
+    return _PASSWORD.sub(r"\g<head>**@\g<host>", url)
 
 
 def is_sentinel(url: str) -> bool:

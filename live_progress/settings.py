@@ -15,8 +15,8 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from live_progress.logs import LogFormat
-from live_progress.redis_url import SentinelURL, is_sentinel
+from live_progress.logs import LogFormat, LogLevel
+from live_progress.redis_url import SentinelURL, is_sentinel, safe_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Seconds without a heartbeat after which a running task counts as lost with its worker.
@@ -103,6 +103,9 @@ class SharedSettings(EnvSettings):
     # worker, until its workers died this many times: then it fails (1: at the first death).
     max_task_attempts: Annotated[int, Field(ge=1)] = MAX_TASK_ATTEMPTS
     log_format: LogFormat = "text"
+    # How much web and worker log (the Procfile passes it to uvicorn and Celery too). At every
+    # level, no log line holds a Redis password or the API token.
+    log_level: LogLevel = "info"
     # The installed plugins (entry points of the group live_progress.plugins) this process
     # loads, by name; None: every one. Web and worker should agree.
     plugins: Annotated[tuple[str, ...] | None, NoDecode, BeforeValidator(comma_list)] = None
@@ -142,5 +145,7 @@ def describe(exc: ValidationError, cls: type[BaseSettings]) -> str:
         info = cls.model_fields.get(field)
         name = variable_name(field, info.validation_alias if info else None)
         reason = error["msg"].removeprefix("Value error, ").rstrip(".")
-        lines.append(f"Setting {name!r} has value {error['input']!r}. {reason}.")
+        # The message goes to a log: a URL's password is masked there (in the value and in the
+        # reason, which may quote it), as Celery masks its broker's.
+        lines.append(safe_url(f"Setting {name!r} has value {error['input']!r}. {reason}."))
     return "\n".join(lines)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from celery import Celery
 from celery.backends.redis import SentinelBackend
+from kombu.utils.url import maybe_sanitize_url
 
 from live_progress.contract import celery_config
-from live_progress.redis_url import SentinelURL, is_sentinel
+from live_progress.redis_url import SentinelURL, is_sentinel, safe_url
 from live_progress.settings import SettingsError
 from live_progress.web.settings import Settings
 from live_progress.worker.settings import WorkerSettings
@@ -66,6 +67,14 @@ def test_a_sentinel_redis_url_needs_the_masters_name(cls: type[Settings] | type[
         cls.load(redis_url="sentinel://h1", redis_sentinel_master="mymaster")
 
 
+def test_a_bad_redis_url_is_named_without_its_password() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.load(redis_url="sentinel://:secret@h1:26379;sentinel://:secret@h2", redis_sentinel_master="m")
+
+    assert "secret" not in str(raised.value)
+    assert "'REDIS_URL' has value 'sentinel://:**@h1:26379;sentinel://:**@h2'" in str(raised.value)
+
+
 def test_broker_and_backend_get_every_sentinel_with_the_database() -> None:
     settings = WorkerSettings(
         redis_url="sentinel://h1:26379;sentinel://h2:26379/2",
@@ -120,3 +129,37 @@ def test_celerys_own_sentinel_backend_and_transport_take_the_settings() -> None:
         assert connection.transport_cls == "sentinel"
         assert connection.transport_options["master_name"] == "mymaster"
         assert [url.rsplit("/", 1)[1] for url in connection.alt] == ["2", "2"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:secret@localhost:6379/0",
+        "redis://user:secret@redis.example:6380/2",
+        "rediss://:p%40ss%2Fw@redis.example:6380/0",
+        "redis://:a:b@c@h:1/0",
+        "redis://127.0.0.1:6379/0",
+        "redis://user@h/0",
+        "sentinel://:secret@h1:26379/0",
+        "unix://:secret@/tmp/redis.sock",
+    ],
+)
+def test_safe_url_masks_a_password_as_celery_does(url: str) -> None:
+    assert safe_url(url) == maybe_sanitize_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "sentinel://:secret@h1:26379/0;sentinel://:secret@h2:26379/0",
+            "sentinel://:**@h1:26379/0;sentinel://:**@h2:26379/0",
+        ),
+        ("rediss://:secret@h:6380/0?ssl_cert_reqs=none", "rediss://:**@h:6380/0?ssl_cert_reqs=none"),
+        ("Redis at redis://:secret@h:6379/0 does not answer", "Redis at redis://:**@h:6379/0 does not answer"),
+        ("redis://:secret@[::1]:6379/0", "redis://:**@[::1]:6379/0"),
+        ("not a URL: secret", "not a URL: secret"),
+    ],
+)
+def test_safe_url_masks_every_url_of_a_list_and_keeps_the_rest(url: str, shown: str) -> None:
+    assert safe_url(url) == shown

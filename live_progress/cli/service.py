@@ -15,6 +15,8 @@ from typing import Any, Literal, cast
 import httpx
 from httpx_sse import SSEError, connect_sse
 
+from live_progress.redis_url import safe_url
+
 # Failed attempts in a row, with no state between them, before following a task is given up.
 MAX_FAILURES = 8
 MAX_BACKOFF = 10.0
@@ -81,7 +83,8 @@ class Service:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Reads may wait between events: the server sends a keep-alive at least every 15 s.
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(10, read=60))
-        self.base_url = base_url
+        # For messages: a URL's password (http://user:pw@host) is masked there, as Celery masks its broker's.
+        self.base_url = safe_url(base_url)
 
     def __enter__(self) -> Service:
         return self

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 
 class RedisServerError(RuntimeError):
@@ -62,9 +63,16 @@ class RedisServer:
     """
 
     def __init__(
-        self, port: int | None = None, host: str = "127.0.0.1", binary: str | None = None, data_dir: Path | None = None
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        binary: str | None = None,
+        data_dir: Path | None = None,
+        password: str | None = None,
     ) -> None:
         self.binary = binary or find_redis_server()
+        # With one, clients must AUTH (redis-server's requirepass); its URLs carry it.
+        self.password = password
         self.host = host
         self.port = port or free_port()
         self.data_dir = data_dir
@@ -78,7 +86,8 @@ class RedisServer:
 
     def database_url(self, number: int) -> str:
         """The URL of database ``number`` (tests give each module that starts workers its own)."""
-        return f"redis://{self.host}:{self.port}/{number}"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{number}"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         try:
@@ -119,6 +128,7 @@ class RedisServer:
                 "32",
                 "--loglevel",
                 "warning",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             # The server holds the folder's lock as long as it runs, even if its parent dies.

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from live_progress.launch.procfile import PROCFILE
 from live_progress.launch.redis_server import RedisServer, RedisServerError, answers
 from live_progress.launch.settings import LaunchSettings
-from live_progress.redis_url import SentinelURL, is_sentinel
+from live_progress.redis_url import SentinelURL, is_sentinel, safe_url
 from live_progress.settings import SettingsError
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -35,6 +35,7 @@ def serve() -> int:
         print(f"launch: {exc}", file=sys.stderr)
         return 1
     url = settings.redis_url
+    shown = safe_url(url)  # what the lines below print: never the password
     sentinel = is_sentinel(url)
     # Redis Sentinel's servers are someone else's to run: never one started here.
     parts = urlsplit("" if sentinel else url)
@@ -42,11 +43,11 @@ def serve() -> int:
     with contextlib.ExitStack() as stack:
         if sentinel:
             if not any(answers(*address) for address in SentinelURL.parse(url).sentinels):
-                print(f"launch: no sentinel answers at {url}; start Redis Sentinel or set REDIS_URL", file=sys.stderr)
+                print(f"launch: no sentinel answers at {shown}; start Redis Sentinel or set REDIS_URL", file=sys.stderr)
                 return 1
-            print(f"launch: using Redis Sentinel at {url}, master {settings.redis_sentinel_master}", flush=True)
+            print(f"launch: using Redis Sentinel at {shown}, master {settings.redis_sentinel_master}", flush=True)
         elif answers(host, port):
-            print(f"launch: using the Redis that answers at {url}", flush=True)
+            print(f"launch: using the Redis that answers at {shown}", flush=True)
         elif host in _LOCAL_HOSTS:
             data_dir = settings.redis_data_path(port)
             bind = "127.0.0.1" if host == "localhost" else host
@@ -57,7 +58,7 @@ def serve() -> int:
                 return 1
             print(f"launch: started a local redis-server on port {port}, keeping its data in {data_dir}", flush=True)
         else:
-            print(f"launch: nothing answers at {url}; start Redis there or set REDIS_URL", file=sys.stderr)
+            print(f"launch: nothing answers at {shown}; start Redis there or set REDIS_URL", file=sys.stderr)
             return 1
         honcho = subprocess.Popen(
             # honcho hands out PORT from -p, so pass the one the web process should use.

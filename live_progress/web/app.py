@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from live_progress.plugin import Plugin
 from live_progress.plugins import load_plugins
+from live_progress.redis_url import safe_url
 from live_progress.web.api import openapi as api
 from live_progress.web.api.discovery import PluginRoutes, plugins_route
 from live_progress.web.api.openapi import DocumentedRoute, openapi_document
@@ -70,7 +71,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def page(request: Request) -> Response:
-    return FileResponse(_PAGE, media_type="text/html")
+    # Asked for again each time: behind API_TOKEN, a signed-out browser must not show it from its cache.
+    return FileResponse(_PAGE, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | None = None) -> Starlette:
@@ -88,7 +90,9 @@ def create_app(settings: Settings | None = None, plugins: Sequence[Plugin] | Non
         store = TaskStore(redis, broker.result_key_prefix, settings.result_expires)
         await hub.start()
         if not await hub.wait_connected(timeout=3):
-            logger.warning("Redis at %s does not answer yet; serving 503s until it does", settings.result_backend)
+            logger.warning(
+                "Redis at %s does not answer yet; serving 503s until it does", safe_url(settings.result_backend)
+            )
         recover = functools.partial(broker.take_over, max_attempts=settings.max_task_attempts)
         liveness = asyncio.create_task(Liveness(hub, store, recover, settings.worker_lost_after).run())
         # One timer for every stream's pings and stall checks (live_progress/web/engine/sse.py).

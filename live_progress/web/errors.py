@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -20,6 +20,15 @@ logger = logging.getLogger(__name__)
 # (live_progress_error_responses_total): the client's request (4xx), Redis or the broker not
 # answering, this process at one of its limits, or a fault of the service itself (500).
 ErrorKind = Literal["client", "outage", "busy", "internal"]
+
+
+class InvalidFields(InputError):
+    """A ``422`` for a body its model refuses: besides the message, ``fields`` has one entry per
+    bad value (its ``field``, ``message``, the ``value`` sent and what is ``allowed`` when known)."""
+
+    def __init__(self, message: str, fields: list[dict[str, Any]]) -> None:
+        super().__init__(message, 422)
+        self.fields = fields
 
 
 class ServiceUnavailable(Exception):
@@ -70,9 +79,14 @@ class ErrorResponse(Response):
     media_type = "application/json"
 
     def __init__(
-        self, message: str, status_code: int, headers: dict[str, str] | None = None, kind: ErrorKind | None = None
+        self,
+        message: str,
+        status_code: int,
+        headers: dict[str, str] | None = None,
+        kind: ErrorKind | None = None,
+        more: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(orjson.dumps({"error": message}), status_code, headers)
+        super().__init__(orjson.dumps({"error": message, **(more or {})}), status_code, headers)
         if kind is None:
             kind = "client" if status_code < 500 else "outage" if status_code == 503 else "internal"
         self.kind: ErrorKind = kind
@@ -105,6 +119,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _input_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InputError)
+    if isinstance(exc, InvalidFields):
+        return ErrorResponse(str(exc), exc.status_code, more={"fields": exc.fields})
     return error_response(str(exc), exc.status_code)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import threading
@@ -37,7 +38,7 @@ def create_process_app() -> Starlette:
     from live_progress.web.app import create_app
 
     settings = Settings.load()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, logging.getLevelName(settings.log_level.upper()))
     app = create_app(settings)
     # The lifespan a host enters when it mounts the app (docs/design.md), run inside this one.
     run_app = app.router.lifespan_context

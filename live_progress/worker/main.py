@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from celery import Celery
@@ -39,7 +40,8 @@ def create_worker_app(settings: WorkerSettings | None = None, plugins: Sequence[
     install_worker(celery, settings, plugins)
     if settings.log_format == "json":
         # Connected, this signal makes Celery leave logging to us.
-        setup_logging.connect(lambda **_: configure_logging("json"), weak=False, dispatch_uid="json-logs")
+        level = logging.getLevelName(settings.log_level.upper())
+        setup_logging.connect(lambda **_: configure_logging("json", level), weak=False, dispatch_uid="json-logs")
     return celery
 
 

@@ -45,7 +45,17 @@ def test_web_runs_uvicorn_with_the_procfiles_flags() -> None:
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "5",
+        "--log-level",
+        "info",
     ]
+
+
+def test_log_level_reaches_uvicorn_and_celery() -> None:
+    web = procfile_command("web", {"LOG_LEVEL": "debug"})
+    worker = procfile_command("worker", {"LOG_LEVEL": "debug"})
+
+    assert web[web.index("--log-level") + 1] == "debug"
+    assert "--loglevel=debug" in worker
 
 
 def test_web_processes_come_from_the_environment() -> None:

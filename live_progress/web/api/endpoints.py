@@ -26,13 +26,14 @@ from live_progress.web.api import openapi as api
 from live_progress.web.api.bodies import parse_json, read_body
 from live_progress.web.api.downloads import written_file
 from live_progress.web.api.folders import suggest_folders
+from live_progress.web.api.invalid import invalid_body
 from live_progress.web.api.openapi import DocumentedRoute
 from live_progress.web.engine.events import TaskEvent
 from live_progress.web.engine.hub import Inbox, Wake
 from live_progress.web.engine.sse import Frames
 from live_progress.web.engine.streaming import Cursor, split_position, task_frames
 from live_progress.web.engine.task_set import Position, decode_positions, task_set_frames
-from live_progress.web.errors import InputError, constant_json, error_response, json_response, malformed, shown
+from live_progress.web.errors import InputError, constant_json, error_response, json_response, malformed
 from live_progress.web.services import Services, services_of
 from live_progress.web.settings import Settings
 
@@ -113,7 +114,7 @@ class AsyncEndpoint:
         try:
             body = self.request_model.model_validate(payload)
         except ValidationError as exc:
-            raise InputError(_describe(exc)) from exc
+            raise invalid_body(exc, self.request_model) from exc
         kwargs = await anyio.to_thread.run_sync(self.prepare, body, services.settings)
         task_id = str(uuid.uuid4())
         # Recorded before sending, so a client that is quick to ask never gets a 404.
@@ -322,14 +323,3 @@ def _is_task_id(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except ValueError:
         return False
-
-
-def _describe(exc: ValidationError) -> str:
-    """Pydantic's errors as one line that names each field and the value sent:
-    'parameters.folds: Input should be less than or equal to 10, got 11'."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        sent = "" if error["type"] == "missing" else f", got {shown(error['input'])}"
-        parts.append(f"{where}: {error['msg']}{sent}")
-    return "; ".join(parts)

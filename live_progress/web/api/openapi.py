@@ -299,15 +299,26 @@ LOGIN = {
     },
     "responses": {
         "303": {"description": "Signed in (a new session, for SESSION_MAX_AGE); back to the page"},
-        "401": {"description": "Wrong token"},
-        "429": {"description": "Too many wrong tokens from this address; see Retry-After"},
+        "200": {"description": "Signed in, to a client that accepts JSON: `expires_in` seconds"},
+        "401": {"description": "Wrong token: the form with the message, or JSON `{error}` to a client that asks"},
+        "429": {"description": "Too many wrong tokens from this address; see Retry-After (JSON as for 401)"},
     },
 }
 LOGOUT = {
     "summary": "Sign out: the session cookie stops working, even replayed",
     "operationId": "logout",
     "security": [],
-    "responses": {"303": {"description": "Signed out; on to /login"}},
+    "responses": {"303": {"description": "Signed out; on to /login?reason=signed-out"}},
+}
+SESSION = {
+    "summary": "How long the caller's sign-in lasts yet, for the page's Sign out and its return to /login",
+    "operationId": "session",
+    "responses": {
+        "200": {
+            "description": "`expires_in`: seconds the session cookie works yet; null for the bearer token",
+            "content": {"application/json": {}},
+        }
+    },
 }
 _OPENAPI = {
     "summary": "This document",

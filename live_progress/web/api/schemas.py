@@ -13,10 +13,20 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class FieldError(_Open):
+    field: str = Field(description="Where the bad value is, as in the body: parameters.formats[0]")
+    message: str = Field(description="The value sent and what is allowed")
+    value: str | int | float | bool | None = Field(default=None, description="The value sent, when a single one")
+    allowed: list[Any] | None = Field(default=None, description="The values or field names allowed, when known")
+
+
 class Error(_Open):
     """Every error the service answers."""
 
     error: str = Field(description="What is wrong, naming the field, path or id")
+    fields: list[FieldError] | None = Field(
+        default=None, description="A 422 for a body its model refuses: each bad value, one entry per field"
+    )
 
 
 class Submitted(_Open):

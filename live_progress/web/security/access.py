@@ -2,7 +2,8 @@
 
 EventSource cannot send headers, so a browser signs in once at ``/login``; the page's
 streams then carry an HttpOnly, SameSite=Strict cookie holding a session of its own
-(live_progress/web/security/sessions.py), never the token. ``/logout`` ends it.
+(live_progress/web/security/sessions.py), never the token. ``/logout`` ends it; ``/session``
+tells the page how long it has left. ``/login`` answers a client that asks for JSON in JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from live_progress.web.api import openapi as api
 from live_progress.web.api.bodies import read_body
 from live_progress.web.api.openapi import DocumentedRoute
-from live_progress.web.errors import ServiceUnavailable, error_response
+from live_progress.web.errors import ServiceUnavailable, error_response, json_response
 from live_progress.web.security.sessions import Sessions
 from live_progress.web.services import services_of
 
@@ -84,25 +85,64 @@ input{{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}}.error{{colo
 <input name="token" type="password" autocomplete="current-password" required autofocus></label>
 <p><button>Sign in</button></p></form></body></html>"""
 
+# Why the page sent a person back here (GET /login?reason=...): only these texts are shown, so
+# a link cannot put words of its own on the sign-in page.
+REASONS = {
+    "ended": "Your session has ended (it expired, or you signed out elsewhere); sign in again to go on.",
+    "signed-out": "You have signed out.",
+}
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client's ``Accept`` prefers ``application/json`` to ``text/html`` (a browser's
+    lists only the second); wildcards count for neither."""
+    quality = {"application/json": 0.0, "text/html": 0.0}
+    for item in request.headers.get("accept", "").split(","):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        if media_type.lower() not in quality:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media_type.lower()] = max(quality[media_type.lower()], q)
+    return quality["application/json"] > 0 and quality["application/json"] >= quality["text/html"]
+
+
+def _refused(request: Request, message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """A refused sign-in: JSON to a client that asks for it, the form with the message to a browser."""
+    if wants_json(request):
+        return error_response(message, status_code, headers)
+    return HTMLResponse(_LOGIN_PAGE.format(message=html.escape(message)), status_code, headers)
+
 
 def login_routes(token: str) -> list[Route]:
-    """``/login`` (a form that takes the token and starts a session) and ``/logout``."""
+    """``/login`` (a form that takes the token and starts a session), ``/logout``, and
+    ``/session`` (how long the caller's sign-in has left, for the page)."""
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return HTMLResponse(_LOGIN_PAGE.format(message=""))
+            return HTMLResponse(_LOGIN_PAGE.format(message=REASONS.get(request.query_params.get("reason", ""), "")))
         sessions = _sessions(request)
         client = request.client.host if request.client else "unknown"
         wait = await sessions.admit_attempt(client)
         if wait:
             message = f"Too many wrong tokens from this address; try again in {wait} s."
-            return HTMLResponse(_LOGIN_PAGE.format(message=html.escape(message)), 429, {"Retry-After": str(wait)})
+            return _refused(request, message, 429, {"Retry-After": str(wait)})
         body = await read_body(request, 4096)
         given = parse_qs(body.decode(errors="replace")).get("token", [""])[0]
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return HTMLResponse(_LOGIN_PAGE.format(message=html.escape("That is not the API token.")), 401)
+            return _refused(request, "That is not the API token.", 401)
         await sessions.forget_attempts(client)
-        response = RedirectResponse("/", 303)
+        response: Response
+        if wants_json(request):
+            response = json_response({"expires_in": sessions.max_age})
+        else:
+            response = RedirectResponse("/", 303)
         response.set_cookie(
             COOKIE,
             await sessions.start(),
@@ -117,11 +157,18 @@ def login_routes(token: str) -> list[Route]:
         cookie = request.cookies.get(COOKIE)
         if cookie:
             await _sessions(request).end(cookie)
-        response = RedirectResponse("/login", 303)
+        response = RedirectResponse("/login?reason=signed-out", 303)
         response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
+
+    async def session(request: Request) -> Response:
+        # TokenAuth let the request in: a live cookie, or the bearer token (no session to end).
+        cookie = request.cookies.get(COOKIE)
+        left = await _sessions(request).seconds_left(cookie) if cookie else None
+        return json_response({"expires_in": left})
 
     return [
         DocumentedRoute("/login", login, {"get": api.LOGIN_FORM, "post": api.LOGIN}),
         DocumentedRoute("/logout", logout, {"post": api.LOGOUT}),
+        DocumentedRoute("/session", session, {"get": api.SESSION}),
     ]

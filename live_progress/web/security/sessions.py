@@ -44,6 +44,15 @@ class Sessions:
         with redis_errors():
             return bool(await self._redis.exists(_SESSION_PREFIX + session_id))
 
+    async def seconds_left(self, cookie: str) -> int | None:
+        """How long the session of ``cookie`` lasts yet, or None when it is not live."""
+        session_id = self._session_id(cookie, self.max_age)
+        if session_id is None:
+            return None
+        with redis_errors():
+            ttl = await self._redis.ttl(_SESSION_PREFIX + session_id)
+        return ttl if ttl >= 0 else None
+
     async def end(self, cookie: str) -> None:
         session_id = self._session_id(cookie, None)
         if session_id is not None:

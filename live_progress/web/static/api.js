@@ -7,6 +7,12 @@
 
 export const requestHeaders = {};
 
+// What to do when the service answers 401: the sign-in ended (static/session.js sets it).
+let unauthorized = () => {};
+export function onUnauthorized(handler) {
+  unauthorized = handler;
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -23,6 +29,7 @@ export async function apiFetch(url, options = {}) {
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
+    if (response.status === 401) unauthorized();
     throw new ApiError(response.status, body?.error || `The service answered ${response.status} ${response.statusText}`);
   }
   return body;

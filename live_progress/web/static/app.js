@@ -6,6 +6,7 @@ import { JobFollower } from "./follow.js";
 import { TaskForm } from "./form.js";
 import { JobView } from "./job-view.js";
 import { forgetJob, loadJobs, rememberJob, updateJob } from "./recent.js";
+import { watchSession } from "./session.js";
 
 const views = new Map();
 const jobsList = document.getElementById("jobs");
@@ -96,6 +97,7 @@ async function buildForm() {
   submitButton.disabled = false;
 }
 
+watchSession();
 // Remembered jobs are followed at once (each knows its endpoint's path); the form does not wait.
 for (const job of loadJobs().reverse()) start(job);
 buildForm();

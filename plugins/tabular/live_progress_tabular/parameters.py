@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
 
-from live_progress_tabular.shared import FAMILIES, GRID_FIELD, KNOBS, METRICS, Family, Metric
+from live_progress_tabular.shared import GRID_FIELD, KNOBS, METRICS, Family, Metric
 
 
 def _knobs() -> str:
@@ -45,19 +44,6 @@ class TrainParameters(BaseModel):
     seed: int = Field(
         default=0, ge=0, le=2**32 - 1, title="Random seed", description="Folds' shuffle and models' randomness"
     )
-
-    @field_validator("family", "metric", mode="before")
-    @classmethod
-    def _known(cls, value: Any, info: Any) -> Any:
-        # Pydantic's own message lists the choices but not the value sent.
-        choices = FAMILIES if info.field_name == "family" else METRICS
-        if value not in choices:
-            raise PydanticCustomError(
-                "choice",
-                "has value {value}; choose one of {choices}",
-                {"value": repr(value), "choices": ", ".join(choices)},
-            )
-        return value
 
     @field_validator("grid", "ignore_columns", mode="before")
     @classmethod

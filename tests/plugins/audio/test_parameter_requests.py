@@ -45,20 +45,20 @@ async def post(client: httpx.AsyncClient, audio_root: Path, parameters: Any) -> 
 @pytest.mark.parametrize(
     ("parameters", "names"),
     [
-        ({"speed": "fast"}, "parameters.speed"),
-        ({"formats": ["srt", "docx"]}, "parameters.formats.1"),
-        ({"formats": []}, "parameters.formats"),
-        ({"formats": "srt, pdf"}, "parameters.formats.1"),
-        ({"formats": {"srt": True}}, "parameters.formats"),
-        ({"language": 5}, "parameters.language"),
+        ({"speed": "fast"}, "parameters.speed: no such field (sent 'fast'); allowed: formats, language, mode, vad"),
+        ({"formats": ["srt", "docx"]}, "parameters.formats[1]: 'docx' is not one of txt, srt, vtt, tsv, json"),
+        ({"formats": []}, "parameters.formats: got []; give at least one of txt"),
+        ({"formats": "srt, pdf"}, "parameters.formats[1]: 'pdf' is not one of txt, srt, vtt, tsv, json"),
+        ({"formats": {"srt": True}}, "parameters.formats: {'srt': True} is not a valid list"),
+        ({"language": 5}, "parameters.language: 5 is not a valid string"),
         ({"language": "fr"}, "parameters.language has value 'fr'"),
         ({"language": "klingon"}, "'klingon'"),
-        ({"mode": "fastest"}, "parameters.mode"),
-        ({"mode": 1}, "parameters.mode"),
-        ({"vad": "yes"}, "parameters.vad"),
-        ({"vad": 1}, "parameters.vad"),
-        ({"word_timestamps": None}, "parameters.word_timestamps"),
-        ([], "parameters"),
+        ({"mode": "fastest"}, "parameters.mode: 'fastest' is not one of accurate, fast"),
+        ({"mode": 1}, "parameters.mode: 1 is not one of accurate, fast"),
+        ({"vad": "yes"}, "parameters.vad: 'yes' is not a valid boolean"),
+        ({"vad": 1}, "parameters.vad: 1 is not a valid boolean"),
+        ({"word_timestamps": None}, "parameters.word_timestamps: None is not a valid boolean"),
+        ([], "parameters: [] is not a valid dictionary"),
     ],
     ids=lambda value: json.dumps(value) if isinstance(value, dict | list) else None,
 )
@@ -112,3 +112,22 @@ async def test_task_schema_lists_each_parameter_in_rescuebox_shapes(client: http
     assert by_key["formats"]["default"] == "txt"
     assert [v["key"] for v in by_key["mode"]["enum_vals"]] == ["accurate", "fast"]
     assert by_key["mode"]["default"] == "accurate"
+
+
+async def test_a_refused_parameter_is_detailed_per_field(client: httpx.AsyncClient, audio_root: Path) -> None:
+    response = await post(client, audio_root, {"formats": ["docx"], "vad": "yes"})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "parameters.formats[0]: 'docx' is not one of txt, srt, vtt, tsv, json; "
+        "parameters.vad: 'yes' is not a valid boolean",
+        "fields": [
+            {
+                "field": "parameters.formats[0]",
+                "message": "'docx' is not one of txt, srt, vtt, tsv, json",
+                "value": "docx",
+                "allowed": ["txt", "srt", "vtt", "tsv", "json"],
+            },
+            {"field": "parameters.vad", "message": "'yes' is not a valid boolean", "value": "yes"},
+        ],
+    }

@@ -146,4 +146,7 @@ async def test_a_value_the_request_model_refuses_is_named_with_the_field(
     answer = await client.post("/counter/count", json=body)
 
     assert answer.status_code == 422
-    assert answer.json() == {"error": "parameters.limit: Input should be greater than or equal to 1, got 0"}
+    assert answer.json() == {
+        "error": "parameters.limit: 0 is not greater than or equal to 1",
+        "fields": [{"field": "parameters.limit", "message": "0 is not greater than or equal to 1", "value": 0}],
+    }

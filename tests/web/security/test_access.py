@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from live_progress.launch.processes import start_web
 from live_progress.launch.redis_server import RedisServer
@@ -131,7 +131,7 @@ async def test_logout_ends_the_session_even_for_a_replayed_cookie(guarded: str, 
 
     response = await client.post("/logout")
 
-    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code == 303 and response.headers["location"] == "/login?reason=signed-out"
     assert f'{COOKIE}=""' in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
     assert (await client.get("/openapi.json")).status_code == 401
     assert await with_cookie(guarded, cookie) == 401
@@ -218,3 +218,75 @@ def test_a_browser_page_works_behind_the_token(browser: Browser, guarded: str, a
         expect(job.locator(".state")).to_have_text("Cancelled")
     finally:
         context.close()
+
+
+def sign_in_on_the_page(browser: Browser, base_url: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/")
+    return context, page
+
+
+def test_sign_out_ends_the_session_and_shows_the_form(browser: Browser, guarded: str) -> None:
+    context, page = sign_in_on_the_page(browser, guarded)
+    try:
+        sign_out = page.get_by_role("button", name="Sign out")
+        expect(sign_out).to_be_visible()
+
+        sign_out.click()
+
+        page.wait_for_url(f"{guarded}/login?reason=signed-out")
+        expect(page.get_by_role("alert")).to_have_text("You have signed out.")
+        # The session is over: the page is not served without signing in again.
+        page.goto("/")
+        assert page.url == f"{guarded}/login"
+    finally:
+        context.close()
+
+
+def test_an_expired_session_brings_the_page_back_to_the_form(browser: Browser, short_lived: str) -> None:
+    """SESSION_MAX_AGE=3: the page goes back to the sign-in form by itself, with a message."""
+    context, page = sign_in_on_the_page(browser, short_lived)
+    try:
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+        page.wait_for_url(f"{short_lived}/login?reason=ended", timeout=20_000)
+
+        expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
+        expect(page.get_by_label("API token")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_a_session_ended_elsewhere_brings_the_page_back_at_its_next_request(
+    browser: Browser, guarded: str, audio_root: Path
+) -> None:
+    """Signed out in another tab: the page's next request (the folder field's suggestions, as
+    one types) finds out, and the page goes to the form."""
+    context, page = sign_in_on_the_page(browser, guarded)
+    try:
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        other = context.new_page()
+        other.goto("/")
+        other.get_by_role("button", name="Sign out").click()
+        other.wait_for_url(f"{guarded}/login?reason=signed-out")
+
+        page.get_by_label("Folder of audio files").fill(str(audio_root / "batch"))
+
+        page.wait_for_url(f"{guarded}/login?reason=ended")
+        expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
+    finally:
+        context.close()
+
+
+def test_a_page_without_a_token_shows_no_sign_out(browser: Browser, web: str) -> None:
+    page = browser.new_page(base_url=web)
+    try:
+        page.goto("/")
+        expect(page.get_by_role("button", name="Transcribe")).to_be_enabled()
+        expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    finally:
+        page.close()
