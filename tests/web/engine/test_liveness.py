@@ -62,7 +62,12 @@ async def setup(redis_server: RedisServer) -> AsyncIterator[Setup]:
     store = TaskStore(redis, PREFIX, 3600)
     web_celery = Celery("web")
     web_celery.conf.update(celery_config(url, url, 3600))
-    yield Setup(hub, Liveness(hub, store, functools.partial(TaskBroker(web_celery).take_over, max_attempts=3), LOST_AFTER), clock, foreign)
+    yield Setup(
+        hub,
+        Liveness(hub, store, functools.partial(TaskBroker(web_celery).take_over, max_attempts=3), LOST_AFTER),
+        clock,
+        foreign,
+    )
     await hub.stop()
     await redis.aclose()
     await listener.aclose()
