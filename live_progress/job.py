@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +23,7 @@ from live_progress.contract import (
     run_key,
     segments_key,
 )
+from live_progress.outages import through_outages
 
 if TYPE_CHECKING:  # Celery is imported where a task runs, not by ``import live_progress``.
     from celery import Task
@@ -242,21 +242,11 @@ class Job:
         """Update the saved checkpoint, a JSON object: the fields given replace those of the same
         name (a field given as None is removed), the others stay. A large checkpoint can so be
         kept current piece by piece (a field per item done). Retried while Redis does not answer
-        (a failover) for up to a minute, as Celery's backend retries a state."""
-        from redis.exceptions import ConnectionError, TimeoutError
-
-        deadline = time.monotonic() + 60
-        pause = 0.1
-        while True:
-            try:
-                self._fenced(_SAVE, [checkpoint_key(self.id)], [self.ttl, *_fields(checkpoint)])
-                return
-            except (ConnectionError, TimeoutError):
-                if time.monotonic() + pause > deadline:
-                    raise
-                logger.warning("Could not save the checkpoint of %s; retrying in %.1f s", self.id, pause)
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        (a restart, a failover) for up to a minute, as Celery's backend retries a state."""
+        through_outages(
+            lambda: self._fenced(_SAVE, [checkpoint_key(self.id)], [self.ttl, *_fields(checkpoint)]),
+            f"save the checkpoint of {self.id}",
+        )
 
     def clear_checkpoint(self) -> None:
         self._fenced(_CLEAR, [checkpoint_key(self.id)], [])

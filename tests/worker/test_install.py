@@ -3,7 +3,9 @@ as its result backend; no worker process needed to see what the app holds)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -16,7 +18,7 @@ from live_progress.worker.revocation import DurableRevokeTask
 
 @pytest.fixture
 def host(redis_server: RedisServer) -> Iterator[Celery]:
-    app = Celery("host-project", broker=redis_server.database_url(30), backend=redis_server.database_url(30))
+    app = Celery("host-project", broker=redis_server.database_url(29), backend=redis_server.database_url(29))
     yield app
     app.backend.client.close()
     app.close()
@@ -51,3 +53,27 @@ def test_a_host_app_without_the_redis_result_backend_is_refused() -> None:
             install_worker(app, WorkerSettings(metrics_port=0), plugins=[])
     finally:
         app.close()
+
+
+def test_a_workers_result_outlasts_a_redis_restart(tmp_path: Path) -> None:
+    server = RedisServer(data_dir=tmp_path / "redis").start()
+    app = Celery("restarting", broker=server.url, backend=server.url)
+    restart = threading.Timer(1.5, server.start)
+    try:
+        install_worker(app, WorkerSettings(metrics_port=0), plugins=[])
+        app.backend.client.ping()
+        server.stop()
+        restart.start()
+
+        # As a task's end stores its result, while Redis is away and then loading its data.
+        app.backend.store_result("a-task", {"done": True}, "SUCCESS")
+
+        restart.join()
+        assert app.AsyncResult("a-task").result == {"done": True}
+    finally:
+        restart.cancel()
+        if restart.is_alive():
+            restart.join()
+        app.backend.client.close()
+        app.close()
+        server.stop()
