@@ -33,11 +33,32 @@ logger = logging.getLogger(__name__)
 
 # KEYS: the run, the heartbeat, the task's Celery state, the running set, the checkpoint.
 # ARGV: the task id, the most attempts, the states' ttl, now (ISO 8601), the waiting text, '1' when
-# the execution is known dead (its pool process died: its heartbeat has not expired yet).
+# the execution is known dead (its pool process died: its heartbeat has not expired yet), '1' when
+# a task without a run that a worker is executing is to be recorded failed.
 _CLAIM = """
+local function fail(message)
+  local failure = '{"status": "FAILURE", "result": {"exc_type": "WorkerLostError", "exc_message": ['
+    .. cjson.encode(message) .. '], "exc_module": "billiard.exceptions"}, "traceback": null, '
+    .. '"children": [], "date_done": ' .. cjson.encode(ARGV[4]) .. ', "task_id": ' .. cjson.encode(ARGV[1]) .. '}'
+  redis.call('SET', KEYS[3], failure, 'EX', ARGV[3])
+  redis.call('PUBLISH', KEYS[3], failure)
+  return {'failed', message}
+end
+local meta = {}
+local stored = redis.call('GET', KEYS[3])
+if stored then
+  local ok, decoded = pcall(cjson.decode, stored)
+  if ok and type(decoded) == 'table' then meta = decoded end
+end
+local ended = meta.status == 'SUCCESS' or meta.status == 'FAILURE' or meta.status == 'REVOKED'
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
   redis.call('SREM', KEYS[4], ARGV[1])
+  if ended then return {'ended'} end
+  -- Not this project's worker: nothing to resume from. Checked here, in the same step as the
+  -- write, so that a state that has just ended is never overwritten.
+  local waiting = meta.status == nil or meta.status == 'PENDING' or meta.status == 'RETRY' or meta.status == 'WAITING'
+  if ARGV[7] == '1' and not waiting then return fail('worker lost') end
   return {'foreign'}
 end
 if state ~= 'running' then
@@ -46,13 +67,7 @@ if state ~= 'running' then
 end
 local token = redis.call('HGET', KEYS[1], 'token')
 if ARGV[6] ~= '1' and redis.call('GET', KEYS[2]) == token then return {'alive'} end
-local meta = {}
-local stored = redis.call('GET', KEYS[3])
-if stored then
-  local ok, decoded = pcall(cjson.decode, stored)
-  if ok and type(decoded) == 'table' then meta = decoded end
-end
-if meta.status == 'SUCCESS' or meta.status == 'FAILURE' or meta.status == 'REVOKED' then
+if ended then
   redis.call('DEL', KEYS[1], KEYS[5])
   redis.call('SREM', KEYS[4], ARGV[1])
   return {'ended'}
@@ -74,14 +89,8 @@ if lost >= tonumber(ARGV[2]) then
   end
   local times = lost == 1 and '' or (' ' .. lost .. ' times')
   -- contract.failure_reason keeps a WorkerLostError's message that starts so.
-  local message = 'worker lost' .. times .. ' (' .. table.concat(where, ', ') .. ')'
-  local failure = '{"status": "FAILURE", "result": {"exc_type": "WorkerLostError", "exc_message": ['
-    .. cjson.encode(message) .. '], "exc_module": "billiard.exceptions"}, "traceback": null, '
-    .. '"children": [], "date_done": ' .. cjson.encode(ARGV[4]) .. ', "task_id": ' .. cjson.encode(ARGV[1]) .. '}'
-  redis.call('SET', KEYS[3], failure, 'EX', ARGV[3])
-  redis.call('PUBLISH', KEYS[3], failure)
   redis.call('DEL', KEYS[1], KEYS[5])
-  return {'failed', message}
+  return fail('worker lost' .. times .. ' (' .. table.concat(where, ', ') .. ')')
 end
 local shown = type(meta.result) == 'table' and meta.result or {}
 local percent = tonumber(shown.percent) or 0
@@ -106,7 +115,7 @@ class Claim:
     """What ``claim`` found: ``foreign`` (no run: not this project's worker), ``queued`` (nobody
     owes it a sign of life), ``alive``, ``ended`` (its state is final), ``requeue`` (taken over:
     send it again, with ``name``, ``args``, ``kwargs`` and ``queue``) or ``failed`` (its workers
-    died ``max_attempts`` times: ``message`` says where)."""
+    died ``max_attempts`` times, or a foreign one was lost: ``message`` says where)."""
 
     outcome: str
     attempt: int = 0
@@ -117,11 +126,19 @@ class Claim:
     message: str = ""
 
 
-def claim(redis: Redis, task_id: str, state_key: bytes | str, max_attempts: int, ttl: int, dead: bool = False) -> Claim:
+def claim(
+    redis: Redis,
+    task_id: str,
+    state_key: bytes | str,
+    max_attempts: int,
+    ttl: int,
+    dead: bool = False,
+    fail_foreign: bool = False,
+) -> Claim:
     """Take the task over if its worker is lost (see the module's docstring); one step in Redis."""
     now = datetime.datetime.now(datetime.UTC).isoformat()
     keys = [run_key(task_id), heartbeat_key(task_id), state_key, RUNNING_KEY, checkpoint_key(task_id)]
-    argv: list[str | int] = [task_id, max_attempts, ttl, now, WAITING_TEXT, "1" if dead else "0"]
+    argv: list[str | int] = [task_id, max_attempts, ttl, now, WAITING_TEXT, _flag(dead), _flag(fail_foreign)]
     reply = redis.register_script(_CLAIM)(keys=keys, args=argv)
     outcome, *rest = [part.decode() if isinstance(part, bytes) else str(part) for part in reply]
     if outcome == "failed":
@@ -138,15 +155,19 @@ def take_over(
     max_attempts: int,
     dead: bool = False,
     send: Callable[[Callable[[], Any]], Any] | None = None,
+    fail_foreign: bool = False,
 ) -> Claim:
     """``claim`` through ``celery``'s result backend, then, when the task was taken over, send it
     to its queue again under its id (with Celery's publish retries). ``dead``: the execution is
     known to have died (its worker saw its pool process die), whatever its heartbeat says.
-    ``send``: runs the sending (default: here and now)."""
+    ``send``: runs the sending (default: here and now). ``fail_foreign``: a task without a run
+    (not this project's worker) that a worker was executing is recorded failed with its worker
+    (outcome ``failed``), unless its state is final by then."""
     backend = celery.backend
     expires = celery.conf.result_expires
     ttl = int(expires.total_seconds() if isinstance(expires, datetime.timedelta) else expires or 86_400)
-    taken = claim(backend.client, task_id, backend.get_key_for_task(task_id), max_attempts, ttl, dead)
+    key = backend.get_key_for_task(task_id)
+    taken = claim(backend.client, task_id, key, max_attempts, ttl, dead, fail_foreign)
     if taken.outcome == "requeue":
         logger.warning(
             "Task %s: its worker is lost; sent again for attempt %d of %d",
@@ -167,3 +188,7 @@ def take_over(
 
 def _now(call: Callable[[], Any]) -> Any:
     return call()
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-from billiard.exceptions import WorkerLostError
 from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from live_progress.contract import WORKER_LOST, celery_config, children_key
+from live_progress.contract import celery_config, children_key
 from live_progress.takeover import take_over
 from live_progress.web.errors import ServiceUnavailable
 from live_progress.web.settings import Settings
@@ -72,16 +71,13 @@ class TaskBroker:
     def _children(self, task_id: str) -> list[str]:
         return sorted(child.decode() for child in self._celery.backend.client.smembers(children_key(task_id)))
 
-    async def take_over(self, task_id: str, executing: bool, max_attempts: int) -> bool:
+    async def take_over(self, task_id: str, max_attempts: int) -> bool:
         """A task silent for WORKER_LOST_AFTER: if its worker is lost, send the task again for its
         next attempt, or record it failed after ``max_attempts`` deaths (live_progress/takeover.py).
-        A task that was ``executing`` on a worker that runs none of this project's code (it has no
-        run) is recorded failed with its worker (Celery keeps a SUCCESS it already has).
+        A task that a worker running none of this project's code (it has no run) was executing
+        is recorded failed with its worker, unless it has ended meanwhile.
         Returns whether the task was found lost."""
-        claim = await self._blocking(take_over, self._celery, task_id, max_attempts)
-        if claim.outcome == "foreign" and executing:
-            await self._blocking(self._celery.backend.mark_as_failure, task_id, WorkerLostError(WORKER_LOST))
-            return True
+        claim = await self._blocking(take_over, self._celery, task_id, max_attempts, fail_foreign=True)
         return claim.outcome in ("requeue", "failed")
 
     async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 class Liveness:
     def __init__(
-        self, hub: StateHub, store: TaskStore, recover: Callable[[str, bool], Awaitable[bool]], lost_after: float
+        self, hub: StateHub, store: TaskStore, recover: Callable[[str], Awaitable[bool]], lost_after: float
     ) -> None:
         if lost_after <= 0:
             raise ValueError(f"lost_after has value {lost_after!r}; it must be > 0")
@@ -41,19 +41,22 @@ class Liveness:
         if not quiet:
             return []
         states = await self._store.read_with_heartbeats(quiet)
+        # A state read here may have been written a moment ago, after the silence was judged:
+        # once every message published before the read has reached the hub, the task must
+        # still be silent (a worker that just started a queued task is not lost).
+        await self._hub.sync()
+        still_quiet = set(self._hub.quiet_tasks(self.lost_after))
         lost = [
             task_id
             for task_id, (event, beating) in zip(quiet, states, strict=True)
             # Queued, waiting to be retried, or finished: nobody owes a sign of life. A task
             # waiting to be resumed may have been taken by a worker that died before its first
             # word: the claim (live_progress/takeover.py) tells.
-            if (event.executing or event.waiting) and not beating
+            if (event.executing or event.waiting) and not beating and task_id in still_quiet
         ]
         recovered = []
-        for task_id, (event, _) in zip(quiet, states, strict=True):
-            if task_id not in lost:
-                continue
-            if await self._recover(task_id, event.executing):
+        for task_id in lost:
+            if await self._recover(task_id):
                 logger.warning(
                     "Task %s: no state and no heartbeat for %.0f s; its worker is lost",
                     task_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Setup:
     liveness: Liveness
     clock: ManualClock
     foreign: Celery  # writes states the way any Celery app does: backend.store_result
+    broker: TaskBroker
 
     def write(self, task_id: str, state: str, meta: dict) -> None:
         self.foreign.backend.store_result(task_id, meta, state)
@@ -62,11 +64,13 @@ async def setup(redis_server: RedisServer) -> AsyncIterator[Setup]:
     store = TaskStore(redis, PREFIX, 3600)
     web_celery = Celery("web")
     web_celery.conf.update(celery_config(url, url, 3600))
+    broker = TaskBroker(web_celery)
     yield Setup(
         hub,
-        Liveness(hub, store, functools.partial(TaskBroker(web_celery).take_over, max_attempts=3), LOST_AFTER),
+        Liveness(hub, store, functools.partial(broker.take_over, max_attempts=3), LOST_AFTER),
         clock,
         foreign,
+        broker,
     )
     await hub.stop()
     await redis.aclose()
@@ -147,6 +151,7 @@ async def test_following_a_task_starts_the_silence_afresh(setup: Setup) -> None:
     """A process that just began to follow a task has not heard it yet: it waits lost_after."""
     task_id = str(uuid.uuid4())
     await asyncio.to_thread(setup.write, task_id, PROGRESS_STATE, {"percent": 3, "description": "x"})
+    await setup.hub.sync()  # its message handed out (to nobody), not heard after the follow
     setup.clock.now += LOST_AFTER * 10  # long before anyone here followed it
     inbox = setup.hub.open(task_id)
     try:
@@ -155,3 +160,30 @@ async def test_following_a_task_starts_the_silence_afresh(setup: Setup) -> None:
         assert await setup.liveness.check() == [task_id]
     finally:
         setup.hub.unfollow(task_id, inbox)
+
+
+async def test_a_queued_task_a_worker_starts_as_the_check_reads_it_is_not_lost(setup: Setup) -> None:
+    """Silent while queued, then started by a worker between the check's judging the silence
+    and its read: the state read is the sign of life the silence had not counted yet."""
+    task_id = str(uuid.uuid4())
+    inbox = setup.hub.open(task_id)
+    try:
+        setup.clock.now += LOST_AFTER * 10  # queued all that while
+        # Written and published, not yet handed out by the hub: the check reads it from Redis.
+        await asyncio.to_thread(setup.write, task_id, "STARTED", {"pid": 1, "hostname": "h"})
+        assert await setup.liveness.check() == []
+        assert (await asyncio.wait_for(inbox.get(), 10)).kind == "progress"
+    finally:
+        setup.hub.unfollow(task_id, inbox)
+
+
+async def test_a_foreign_task_that_ended_after_it_was_judged_lost_keeps_its_end(setup: Setup) -> None:
+    """The check read it running; by the time of the takeover it had failed on its own: its
+    error stays, not overwritten by a lost worker."""
+    task_id = str(uuid.uuid4())
+    error = {"exc_type": "FileNotFoundError", "exc_message": ["gone"], "exc_module": "builtins"}
+    await asyncio.to_thread(setup.write, task_id, "FAILURE", error)
+    assert await setup.broker.take_over(task_id, max_attempts=3) is False
+    backend = setup.foreign.backend
+    stored = json.loads(await asyncio.to_thread(backend.client.get, backend.get_key_for_task(task_id)))
+    assert (stored["status"], stored["result"]) == ("FAILURE", error)
