@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -115,7 +116,13 @@ async def test_sigterm_hands_the_job_to_the_next_worker_from_its_checkpoint(
         task = (await client.post("/countdown/run", json={"parameters": {"steps": 6}})).json()
         reading = asyncio.create_task(read_events(client, task["events_url"]))
         await step_reached(client, task["result_url"], 2)
-        first.stop()  # SIGTERM, as a deploy sends it: the job is handed over between steps
+        # SIGTERM, as a deploy sends it: the job is handed over between steps, and the worker
+        # exits within the contract's 10 s.
+        sent = time.monotonic()
+        first.popen.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(first.popen.wait, 60)
+        exited_after = time.monotonic() - sent
+        assert exited_after <= 10, f"the worker took {exited_after:.1f} s to exit"
         assert "Handed" in first.log()
         second = start_worker(countdown_env, ARTIFACTS, name="worker-countdown-second")
         events = await asyncio.wait_for(reading, 60)

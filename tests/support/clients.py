@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -29,9 +30,14 @@ async def submit(client: httpx.AsyncClient, folder: Path) -> dict[str, str]:
 
 
 async def read_events(
-    client: httpx.AsyncClient, url: str, last_event_id: str | None = None, until: str | None = None
+    client: httpx.AsyncClient,
+    url: str,
+    last_event_id: str | None = None,
+    until: str | None = None,
+    first: asyncio.Event | None = None,
 ) -> list[Event]:
-    """Every event of the stream until the server ends it (or until an event of kind ``until``)."""
+    """Every event of the stream until the server ends it (or until an event of kind ``until``);
+    ``first``, when given, is set once the first event (the task's state then) has come."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events = []
     async with aconnect_sse(client, "GET", url, headers=headers) as source:
@@ -41,6 +47,8 @@ async def read_events(
             if not sse.data:
                 continue  # a block with no data (a lone retry: hint) is no event, as in browsers
             events.append(Event(sse.event, sse.id, json.loads(sse.data), time.monotonic()))
+            if first is not None:
+                first.set()
             if sse.event == until:
                 break
     return events

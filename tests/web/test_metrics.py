@@ -56,9 +56,11 @@ async def test_metrics_count_a_real_job_from_submit_to_end(client: httpx.AsyncCl
     assert grew("live_progress_tasks_finished_total", state="cancelled", **task_label)
     assert grew("live_progress_submit_to_first_progress_seconds_count", **task_label)
     assert grew("live_progress_submit_to_end_seconds_count", 2, **task_label)
-    assert grew("live_progress_stream_events_total", len(events) - 1, kind="progress") or grew(
-        "live_progress_stream_events_total", kind="progress"
-    )
+    # Every progress event the stream sent was handed to it, but its first (the state read when
+    # it opened); the hub may have handed it more (an inbox keeps only the latest states).
+    progress_sent = sum(1 for event in events if event.event == "progress")
+    assert progress_sent >= 3, events  # a count that can fall short
+    assert grew("live_progress_stream_events_total", progress_sent - 1, kind="progress")
     assert grew("live_progress_stream_events_total", kind="result")
     assert grew("live_progress_polls_total")
     assert grew("live_progress_streams_opened_total", 2)

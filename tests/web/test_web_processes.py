@@ -8,11 +8,13 @@ the way a worker writes them (Celery's backend API), so no worker is needed.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ import pytest
 from httpx_sse import aconnect_sse
 from redis import Redis
 
-from bench.measure import connections_by_process, process_tree
+from bench.measure import connections_by_process, established_to, process_tree, socket_inodes
 from bench.writer import celery_app, issue_tasks, store_progress
 from live_progress.contract import WORKER_LOST, heartbeat_key
 from live_progress.launch.processes import STARTED, Process, start_web
@@ -43,7 +45,14 @@ NEW_CONNECTIONS = httpx.Limits(max_connections=None, max_keepalive_connections=0
 @pytest.fixture(scope="module")
 def env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own; no worker listens on it: states are written by the test.
-    return {**service_env, "REDIS_URL": redis_server.database_url(20), "API_TOKEN": TOKEN, "WORKER_LOST_AFTER": "2"}
+    # uvicorn keeps an idle connection for 60 s (not 5): time to look up which process holds it.
+    return {
+        **service_env,
+        "REDIS_URL": redis_server.database_url(20),
+        "API_TOKEN": TOKEN,
+        "WORKER_LOST_AFTER": "2",
+        "UVICORN_TIMEOUT_KEEP_ALIVE": "60",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +111,36 @@ class Streams:
         return await asyncio.wait_for(asyncio.gather(*self.tasks), timeout)
 
 
+async def on_fresh_connections(
+    process: Process, base_url: str, count: int, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+) -> tuple[list[httpx.Response], collections.Counter[int]]:
+    """``send`` on a connection of its own each time, ten at a time, until at least ``count``
+    were answered and every worker answered some; and how many each worker answered. The one
+    that answered a request is the one holding its connection, kept open (idle) until then.
+    The workers share one listening socket and the kernel hands a connection to whichever
+    accepts first: a burst may well all land on one of them."""
+    port = int(httpx.URL(base_url).port or 0)
+    workers = workers_of(process)
+    answers: list[httpx.Response] = []
+    served: collections.Counter[int] = collections.Counter()
+    async with contextlib.AsyncExitStack() as open_clients:
+        while len(answers) < count or set(served) != set(workers):
+            assert len(answers) < count + 500, f"one process answered every connection: {served}"
+            clients = [
+                await open_clients.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=10))
+                for _ in range(10)
+            ]
+            batch = await asyncio.gather(*(send(client) for client in clients))
+            inodes = established_to(port)
+            held = {pid: socket_inodes(pid) for pid in workers}
+            for answer in batch:
+                client_port = answer.extensions["network_stream"].get_extra_info("client_addr")[1]
+                (pid,) = [pid for pid, sockets in held.items() if inodes.get(client_port) in sockets]
+                served[pid] += 1
+            answers += batch
+    return answers, served
+
+
 def holding(process: Process, port: int, count: int) -> Callable[[], dict[int, int] | None]:
     """Checks that the workers hold ``count`` connections in all; gives them per worker then."""
 
@@ -155,8 +194,11 @@ async def test_many_streams_on_both_processes_all_get_the_final_event(
         task_id = url.rsplit("/", 1)[1]
         assert [event.event for event in events] == ["progress", "progress", "result"], events
         assert events[-1].data == {"root": {"output_type": "text", "title": "done", "value": task_id}}
-    # Polling over fresh connections, whichever process each lands on, answers the same.
-    polls = await asyncio.gather(*(client.get(f"/audio/transcribe/result/{task_ids[0]}") for _ in range(100)))
+    # Polling over fresh connections answers the same on both processes.
+    polls, served = await on_fresh_connections(
+        process, base_url, 100, lambda fresh: fresh.get(f"/audio/transcribe/result/{task_ids[0]}", headers=BEARER)
+    )
+    assert len(served) == 2, served
     assert {poll.status_code for poll in polls} == {200}
     assert {poll.content for poll in polls} == {polls[0].content}
 
@@ -182,21 +224,23 @@ async def test_each_process_judges_a_silent_task_lost(
 
 
 async def test_a_sign_in_holds_on_every_process(web: tuple[Process, str]) -> None:
-    _, base_url = web
+    process, base_url = web
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as browser:
         response = await browser.post("/login", data={"token": TOKEN})
         assert response.status_code == 303, response.text
         cookie = response.cookies[COOKIE]
 
-    async def status(path: str = "/openapi.json") -> int:
-        # A client of its own each time: a new connection, on either process.
-        async with httpx.AsyncClient(base_url=base_url, cookies={COOKIE: cookie}, timeout=10) as fresh:
-            return (await fresh.get(path)).status_code
+    def with_cookie(fresh: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+        return fresh.get("/openapi.json", headers={"Cookie": f"{COOKIE}={cookie}"})
 
-    assert set(await asyncio.gather(*(status() for _ in range(40)))) == {200}
+    answers, served = await on_fresh_connections(process, base_url, 40, with_cookie)
+    assert len(served) == 2, served
+    assert {answer.status_code for answer in answers} == {200}
     async with httpx.AsyncClient(base_url=base_url, cookies={COOKIE: cookie}, timeout=10) as browser:
         assert (await browser.post("/logout")).status_code == 303
-    assert set(await asyncio.gather(*(status() for _ in range(40)))) == {401}
+    answers, served = await on_fresh_connections(process, base_url, 40, with_cookie)
+    assert len(served) == 2, served
+    assert {answer.status_code for answer in answers} == {401}
 
 
 async def test_sigterm_ends_the_streams_of_both_processes(env: dict[str, str]) -> None:
@@ -212,8 +256,10 @@ async def test_sigterm_ends_the_streams_of_both_processes(env: dict[str, str]) -
             process.popen.send_signal(signal.SIGTERM)
             # Each had its snapshot; each ends cleanly.
             assert [len(events) for events in await streams.ends(20)] == [1] * len(streams.tasks)
-            assert await asyncio.to_thread(process.popen.wait, 20) == 0
-            assert time.monotonic() - started < 15
+            assert await asyncio.to_thread(process.popen.wait, 60) == 0
+            # The contract's bound: "the web process closes its streams and exits within 10 s".
+            took = time.monotonic() - started
+            assert took <= 10, f"the web processes took {took:.1f} s to exit"
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
         log = process.log()
         assert log.count("Finished server process") == 2, log

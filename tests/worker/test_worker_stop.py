@@ -21,6 +21,9 @@ from tests.support.clients import Event, percents, read_events, submit
 
 pytestmark = pytest.mark.integration
 
+# The contract: a worker stopped with SIGTERM in the middle of a batch exits within 10 s.
+HANDOVER_SECONDS = 10
+
 
 @pytest.fixture(scope="module")
 def stop_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
@@ -92,6 +95,7 @@ async def test_a_worker_stopped_mid_batch_hands_it_to_the_next_worker(
         exited_after = await asyncio.to_thread(stop, first, whole_group)
     finally:
         first.stop()
+    assert exited_after <= HANDOVER_SECONDS, f"the worker took {exited_after:.1f} s to exit"
     waiting = (await client.get(task["result_url"])).json()["root"]
     assert waiting["title"] == "progress", waiting
     assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting
@@ -156,6 +160,7 @@ async def test_a_split_batch_goes_on_after_a_deploy_stops_all_its_workers(
     finally:
         for worker in old:
             worker.stop()
+    assert max(exits) <= HANDOVER_SECONDS, f"the workers took {exits} s to exit"
     waiting = (await client.get(task["result_url"])).json()["root"]
     assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting
 

@@ -74,6 +74,8 @@ async def test_a_worker_stopped_mid_job_hands_it_to_the_next_which_resumes_where
         exited_after = await asyncio.to_thread(stop, first, whole_group)
     finally:
         first.stop()
+    # The contract: a worker stopped with SIGTERM in the middle of a job exits within 10 s.
+    assert exited_after <= 10, f"the worker took {exited_after:.1f} s to exit"
     waiting = (await client.get(task["result_url"])).json()["root"]
     handed = re.search(r"\((\d) of 6 candidates, (\d+) of 31 fits done\)$", waiting["description"])
     assert waiting["description"].startswith("Worker stopped; waiting for another to carry on"), waiting

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -22,6 +23,7 @@ from live_progress.web.engine.hub import StateHub, Wake
 from live_progress.web.engine.store import TaskStore
 from live_progress.web.engine.streaming import Cursor, task_frames
 from live_progress.worker.heartbeat import Heartbeats
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -108,34 +110,52 @@ async def test_every_watcher_sees_every_state_once_in_order(
     await store.record_issued(task_id, ENDPOINT)
     cache = StateCache(hub, store)  # shared: the first watcher reads, later ones may find it held
     steps = 300
+    # Each watcher joins once the writer has written its step (0: before the first), and the
+    # result waits until all have their first frame: every one joins while the task runs.
+    joins = sorted(random.randrange(steps + 1) for _ in range(40))
+    written = 0
+    opened = 0
+    all_opened = threading.Event()
 
     def write_states() -> None:
+        nonlocal written
         # As a worker does: a heartbeat while the task runs.
         heartbeats = Heartbeats(lambda: backend.client, ttl=30)
         heartbeats.started(task_id)
         for step in range(steps):
             backend.store_result(task_id, progress_meta(step * 99 // steps, f"step {step}"), PROGRESS_STATE)
+            written = step + 1
+        assert all_opened.wait(60), f"{opened} of {len(joins)} watchers had their first frame"
         backend.store_result(task_id, {"output_type": "batchtext", "texts": []}, "SUCCESS")
         heartbeats.finished(task_id)
 
-    async def late_watcher(delay: float) -> list[bytes]:
-        await asyncio.sleep(delay)
-        return await collect(stream(hub, cache, task_id))
+    async def watcher(joins_at: int) -> list[bytes]:
+        nonlocal opened
+        await eventually(lambda: written >= joins_at, timeout=60, interval=0.001, what=f"step {joins_at} written")
+        frames = []
+        async for frame in stream(hub, cache, task_id):
+            frames.append(frame)
+            if len(frames) == 1:
+                opened += 1
+                if opened == len(joins):
+                    all_opened.set()
+        return frames
 
-    watchers = [late_watcher(random.uniform(0, 0.3)) for _ in range(40)]
     try:
-        results = await asyncio.wait_for(asyncio.gather(write_in_thread(write_states), *watchers), 60)
+        results = await asyncio.wait_for(
+            asyncio.gather(write_in_thread(write_states), *(watcher(at) for at in joins)), 120
+        )
     finally:
+        all_opened.set()  # the writer's thread never waits on a test that has failed
         backend.client.close()
 
-    for frames in results[1:]:
+    for joined, frames in zip(joins, results[1:], strict=True):
         events = parse_frames(frames)
         assert events[-1][0] == "result"
         steps_seen = [int(data["root"]["description"].split()[1]) for kind, data in events[:-1] if kind == "progress"]
-        assert steps_seen == sorted(set(steps_seen)), f"out of order or repeated: {steps_seen}"
-        if steps_seen:
-            # From the first state it saw, a watcher that keeps up misses nothing.
-            assert steps_seen == list(range(steps_seen[0], steps))
+        # From the first state it saw (the latest when it joined), a watcher misses nothing.
+        assert steps_seen, f"the watcher that joined at step {joined} saw no progress: {events}"
+        assert steps_seen == list(range(steps_seen[0], steps)), f"joined at step {joined}: {steps_seen}"
 
 
 async def test_a_watcher_of_a_finished_task_gets_the_result_and_the_stream_ends(
@@ -158,8 +178,7 @@ async def test_a_redis_restart_ends_open_streams_with_an_error_and_the_hub_resub
             await store.record_issued(task_id, ENDPOINT)
             cache = StateCache(hub, store)
             watching = asyncio.create_task(collect(stream(hub, cache, task_id)))
-            while not hub._watchers:  # the stream has started watching
-                await asyncio.sleep(0.01)
+            await eventually(lambda: hub._watchers, what="the stream to start watching")
             server.stop()
             frames = await asyncio.wait_for(watching, 10)
             kinds = parse_frames(frames)
@@ -244,7 +263,10 @@ async def test_a_watcher_that_opens_while_the_subscription_lags_gets_nothing_old
 
             # Read as the endpoint reads: right on, frame after frame, while the messages lag.
             watching = asyncio.create_task(collect(stream(hub, StateCache(hub, store), task_id)))
-            await asyncio.sleep(1)  # the old messages reach the hub meanwhile
+            # The old messages reach the hub after the stream opened, and go to its inbox.
+            await eventually(
+                lambda: hub.handed_out["progress"] >= steps, what=f"the {steps} lagging states handed to the stream"
+            )
             await write_in_thread(lambda: backend.store_result(task_id, {"texts": []}, "SUCCESS"))
             received = await asyncio.wait_for(watching, 5)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -23,11 +24,15 @@ from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
+SEND_TIMEOUT = 10
+
 
 @pytest.fixture(scope="module")
 def stress_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
-    # A database no worker listens on: the tests write the task states themselves.
-    return {**service_env, "REDIS_URL": redis_server.database_url(7), "SSE_SEND_TIMEOUT": "2"}
+    # A database no worker listens on: the tests write the task states themselves. A stalled
+    # client is cut off after SEND_TIMEOUT: long enough that on a busy machine the others have
+    # had everything before that, when nothing makes them wait for it.
+    return {**service_env, "REDIS_URL": redis_server.database_url(7), "SSE_SEND_TIMEOUT": str(SEND_TIMEOUT)}
 
 
 @pytest.fixture
@@ -78,26 +83,27 @@ async def test_a_stalled_client_does_not_delay_others_and_is_cut_off(
 
         padding = "x" * 8192  # fills the stalled client's socket buffers quickly
 
-        def write_states() -> float:
+        def write_states() -> None:
             for step in range(1500):
                 meta = progress_meta(step * 99 // 1500, f"step {step}", padding=padding)
                 backend.store_result(task["task_id"], meta, PROGRESS_STATE)
             backend.store_result(task["task_id"], {"output_type": "batchtext", "texts": []}, "SUCCESS")
-            return time.monotonic()
 
-        last_write = await asyncio.to_thread(write_states)
-        events = await asyncio.wait_for(reading, 30)
-        got_result = events[-1].at
+        await asyncio.to_thread(write_states)
+        events = await asyncio.wait_for(reading, 60)
+        # The reader has everything while the stalled stream is still there (not yet cut off):
+        # nothing made it wait for the stalled one.
+        still_open = await streams_open(base_url)
     heartbeats.finished(task["task_id"])
 
     assert events[-1].event == "result"
-    assert got_result - last_write < 2, "the reading client waited on the stalled one"
+    assert still_open >= 1, "the reading client got its result only once the stalled one was cut off"
 
-    # The stalled client is cut off after SSE_SEND_TIMEOUT (2 s) without a send going through.
+    # The stalled client is cut off after SSE_SEND_TIMEOUT without a send going through.
     async def stalled_cut_off() -> bool:
         return await streams_open(base_url) == 0
 
-    await eventually(stalled_cut_off, timeout=20, what="the stalled stream cut off")
+    await eventually(stalled_cut_off, timeout=SEND_TIMEOUT + 60, what="the stalled stream cut off")
     stalled_writer.close()
 
 
@@ -126,10 +132,17 @@ async def test_sigterm_with_1000_open_streams_exits_within_10_s(
 
     started = time.monotonic()
     process.popen.send_signal(signal.SIGTERM)
-    await asyncio.to_thread(process.popen.wait, 15)
+    await asyncio.to_thread(process.popen.wait, 60)
     took = time.monotonic() - started
-    bodies = await asyncio.wait_for(asyncio.gather(*watchers), 15)
+    bodies = await asyncio.wait_for(asyncio.gather(*watchers), 60)
 
-    assert took < 10, f"the web process took {took:.1f} s to exit"
-    assert all(b"retry: 2000" in body for body in bodies), "a client was not told when to come back"
+    # The contract's bound: "the web process closes its streams and exits within 10 s".
+    assert took <= 10, f"the web process took {took:.1f} s to exit"
+    # Closed, not dropped: each response ended by the server (the last chunk of a chunked body)
+    # with neither a result nor an error, so an EventSource reconnects after the retry: it was
+    # sent first.
+    for body in bodies:
+        assert re.match(rb"[0-9a-f]+\r\nretry: \d+\n", body), body[:100]
+        assert body.endswith(b"0\r\n\r\n"), f"a stream was dropped, not ended: {body[-100:]!r}"
+        assert b"event: result" not in body and b"event: error" not in body, body[-300:]
     print(f"SIGTERM with 1000 open streams: exited in {took:.2f} s")
