@@ -33,7 +33,7 @@ Samples = dict[Key, float]
 @pytest.fixture(scope="module")
 def env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own; no worker listens on it: the submitted tasks stay queued.
-    env = {**service_env, "REDIS_URL": redis_server.database_url(21)}
+    env = {**service_env, "REDIS_URL": redis_server.database_url(23)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the folder is the web process's own to set up
     return env
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,8 @@ import pytest
 from live_progress.plugins.audio.shared import is_audio_file
 from live_progress.web.api.folders import count_files, suggest_folders
 from live_progress.web.errors import InputError
+
+NOBODY = 65534  # Debian's nobody and nogroup: no folder of the test is theirs
 
 
 @pytest.fixture
@@ -96,14 +102,63 @@ def test_refusals_are_those_of_submit(root: Path, outside: Path, typed: str, sta
     assert says in str(error)
 
 
-def test_an_unreadable_folder_is_422(root: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder")
-    (root / "music").chmod(0)
+def as_a_user(check: Callable[[], str]) -> str:
+    """``check()`` as an unprivileged user: in a forked child that drops to ``nobody`` when the
+    tests run as root (as CI does), since root reads every folder; as the user otherwise."""
+    if os.geteuid() != 0:
+        return check()
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # The session has threads (Redis, event loops); the child only runs ``check`` and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            answer = check()
+        except BaseException as exc:
+            answer = f"raised {exc!r}"
+        os.write(write_end, answer.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return answer
+
+
+@pytest.fixture
+def shared_root() -> Iterator[Path]:
+    """An allowed root that ``nobody`` can reach (pytest's tmp_path is root's alone), with
+    talks/a.mp3 and music/ in it."""
+    top = Path(tempfile.mkdtemp(prefix="live-progress-folders-")).resolve()
+    top.chmod(0o755)
+    (top / "talks").mkdir()
+    (top / "talks" / "a.mp3").write_bytes(b"")
+    (top / "music").mkdir()
     try:
-        assert refusal(f"{root}/music/", root).status_code == 422
+        yield top
     finally:
-        (root / "music").chmod(0o755)
+        (top / "music").chmod(0o755)
+        shutil.rmtree(top)
+
+
+def test_an_unreadable_folder_is_422(shared_root: Path) -> None:
+    (shared_root / "music").chmod(0)
+
+    def check() -> str:
+        # The same user lists the root (so the refusal below is the folder's own), then music/.
+        listed = [path for path, *_ in suggest(f"{shared_root}/", shared_root)]
+        assert listed == [f"{shared_root}/music", f"{shared_root}/talks"], listed
+        error = refusal(f"{shared_root}/music/", shared_root)
+        return f"{error.status_code} {error}"
+
+    assert as_a_user(check) == (
+        f"422 prefix has value '{shared_root}/music/', whose folder cannot be read: Permission denied"
+    )
 
 
 def test_counts_stop_at_the_budget_and_say_so(tmp_path: Path) -> None:
