@@ -91,6 +91,7 @@ def test_worker_defaults() -> None:
     assert fields["plugins"].default is None  # every installed plugin
     assert {name: fields[name].default for name in fields if name not in SharedSettings.model_fields} == {
         "metrics_port": 9808,
+        "worker_concurrency": "auto",  # a pool process per CPU (tests/test_cores.py)
     }
 
 
@@ -101,8 +102,11 @@ def test_audio_defaults() -> None:
         "whisper_model": None,  # the web reads which languages it knows, the worker loads it
         "progress_interval": 0.25,
         "transcripts_dir": DEFAULT_TRANSCRIPTS_DIR,
-        "split_batches": 1,
-        "whisper_cpu_threads": 0,
+        "split_batches": "auto",  # over every pool process of the worker
+        "whisper_cpu_threads": 0,  # the CPUs shared out among them
+        # resolved when the worker starts (worker/device.py): CUDA and float16 where there is a GPU
+        "whisper_device": "auto",
+        "whisper_compute_type": "auto",
     }
 
 

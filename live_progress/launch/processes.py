@@ -60,9 +60,12 @@ class Process:
         self._log.close()
 
 
-def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", concurrency: int = 1) -> Process:
-    """The Procfile's worker line, plus what lets several test workers share a machine and a Redis."""
-    args = procfile_command("worker", {**env, "WORKER_CONCURRENCY": str(concurrency)})
+def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", concurrency: int | None = 1) -> Process:
+    """The Procfile's worker line, plus what lets several test workers share a machine and a
+    Redis; ``concurrency`` None leaves WORKER_CONCURRENCY to ``env`` (unset: one per CPU)."""
+    args = procfile_command(
+        "worker", {**env, **({} if concurrency is None else {"WORKER_CONCURRENCY": str(concurrency)})}
+    )
     # Mingle waits at start for replies from the other workers, gossip keeps talking to them:
     # neither serves a test, both slow its start. A node name of its own, so several test
     # workers on one host are told apart in Celery's replies and in the logs.
@@ -74,6 +77,7 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker", co
         process.stop()
         raise
     if not process.alive():
+        process.stop()  # closes its log
         raise RuntimeError(f"The worker exited:\n{process.log()}")
     return process
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import celeryd_after_setup, setup_logging
 
 from live_progress.contract import celery_config
+from live_progress.cores import pool_settled
 from live_progress.job import require_redis_backend
 from live_progress.logs import configure_logging
 from live_progress.plugin import Plugin
@@ -54,6 +56,14 @@ def install_worker(
     SIGTERM hand-over and the worker's metrics. Call it before the app defines a task of its own: durable cancels
     come with the app's task class. Its result backend must be Redis."""
     settings = settings or WorkerSettings.load()
+    # A worker's states (its result above all) outlast a Redis restart or failover, as its own
+    # writes do (live_progress/outages.py): Celery retries them for up to about a minute. (Not
+    # the web's reads: a web that cannot read answers 503 at once.)
+    celery.conf.update(
+        result_backend_always_retry=True,
+        result_backend_max_retries=120,
+        result_backend_max_sleep_between_retries_ms=1_000,
+    )
     require_redis_backend(celery)
     if "Task" in vars(celery) and not issubclass(celery.Task, DurableRevokeTask):
         raise ValueError(
@@ -69,3 +79,10 @@ def install_worker(
             register = worker_half(plugin)
             register(celery)  # type: ignore[operator]
     install_metrics(celery, settings.metrics_port)
+
+    def settled(sender: Any = None, instance: Any = None, **_: Any) -> None:
+        # Before the pool starts: its processes, forked after, know how many they are.
+        if instance is not None and instance.app is celery:
+            pool_settled(int(instance.concurrency))
+
+    celeryd_after_setup.connect(settled, weak=False, dispatch_uid=f"pool-settled-{id(celery)}")

@@ -1,79 +1,67 @@
-"""A file's decoded samples, shared within a worker process and released when its task ends.
+"""A stretch of a file's audio, decoded on its own: what a worker holds is what it transcribes.
 
-Splitting a long file finds its pauses in the decoded audio (live_progress/plugins/audio/worker/pieces.py), and each of
-its pieces is transcribed from a stretch of the same samples (live_progress/plugins/audio/worker/transcription.py); a
-worker often gets several pieces of one file in a row. Decoding takes seconds for a long
-file and its samples are large (16 kHz float32: about 38 MB for 10 minutes, 690 MB for 3
-hours), so a process keeps one file's at most, and only for as long as a task uses them
-(``release``, called when any task ends: ``release_after_tasks``, which live_progress/worker/main.py installs).
+Splitting a long file looks for a pause near each place it could be cut
+(live_progress/plugins/audio/worker/pieces.py), and each of its pieces is transcribed from the
+samples of that piece alone (live_progress/plugins/audio/worker/transcription.py). Decoding
+seeks to the stretch and stops after it, so the samples a worker holds (16 kHz float32: 38 MB
+for 10 minutes, 690 MB for 3 hours) are those of a piece, not the recording's, and no worker
+decodes more of a file than the pieces it gets.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from celery.signals import task_postrun
-
-if TYPE_CHECKING:
-    from celery import Celery
-
-Decode = Callable[[str, int], Any]
-
-
-def _decode_audio(path: str, rate: int) -> Any:
-    from faster_whisper.audio import decode_audio
-
-    return decode_audio(path, sampling_rate=rate)
+RATE = 16_000
+# Decoding starts this long before a stretch and goes this far past its end, then cuts: a
+# decoder that starts afresh (after a seek) gets its first ~200 ms wrong (an MP3's bit
+# reservoir, a Vorbis window's overlap), and a frame of a compressed file holds up to a few
+# hundred milliseconds.
+_PRE_ROLL = 0.5
+_PAST_END = 1.0
 
 
-class LastDecoded:
-    """The samples of the last file asked for, decoded again if the file changed since."""
+def decode_stretch(path: Path, start: float = 0.0, end: float | None = None, rate: int = RATE) -> Any:
+    """The samples from ``start`` to ``end`` seconds of the file (None: to its end), mono
+    float32 at ``rate`` Hz, as faster-whisper's ``decode_audio`` would give them for the whole
+    file. Seconds count from the file's first sample."""
+    import av
+    import numpy as np
 
-    def __init__(self, decode: Decode = _decode_audio) -> None:
-        self._decode = decode
-        self._lock = threading.Lock()
-        self._key: tuple[str, int, int, int] | None = None
-        self._samples: Any = None
-
-    def samples(self, path: Path, rate: int) -> Any:
-        """The whole file at ``rate`` Hz, mono float32 (faster-whisper's decode_audio)."""
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, rate)
-        with self._lock:
-            if key != self._key:
-                # Let go of the last file before decoding the next: one at a time in memory.
-                self._key = self._samples = None
-                self._samples = self._decode(str(path), rate)
-                self._key = key
-            return self._samples
-
-    def stretch(self, path: Path, start: float, end: float | None, rate: int) -> Any:
-        """The samples from ``start`` to ``end`` seconds (None: the file's end) at ``rate`` Hz;
-        a view, not a copy."""
-        return self.samples(path, rate)[int(start * rate) : None if end is None else int(end * rate)]
-
-    def release(self) -> None:
-        with self._lock:
-            self._key = self._samples = None
-
-    @property
-    def holding(self) -> bool:
-        return self._samples is not None
+    chunks: list[Any] = []
+    first: float | None = None  # seconds into the file of the first frame decoded
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        if start > _PRE_ROLL:
+            # To the last frame that begins at or before that (FFmpeg seeks backwards).
+            container.seek(round((origin + start - _PRE_ROLL) * av.time_base))
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        for frame in _valid(container.decode(stream)):
+            at = (frame.time if frame.time is not None else origin) - origin
+            if first is None:
+                first = at
+            if end is not None and at > end + _PAST_END:
+                break
+            frame.pts = None  # the resampler checks timestamps follow on, which a seek breaks
+            chunks += [out.to_ndarray() for out in resampler.resample(frame)]
+        chunks += [out.to_ndarray() for out in resampler.resample(None)]
+    samples = np.concatenate(chunks, axis=None) if chunks else np.zeros(0, dtype=np.int16)
+    skip = max(0, round((start - (first or 0.0)) * rate))
+    stop = None if end is None else skip + round((end - start) * rate)
+    return samples[skip:stop].astype(np.float32) / 32768.0
 
 
-# The worker process's: the pause-finding and every piece's transcription share it.
-DECODED = LastDecoded()
+def _valid(frames: Any) -> Any:
+    """The frames a decoder gives, past the damaged ones (as faster-whisper's decode_audio does)."""
+    import av
 
-
-def release_after_tasks(celery: Celery) -> None:
-    """Let go of the decoded file when any task of ``celery``'s ends, however it ends: an idle
-    worker holds no samples."""
-
-    def on_postrun(sender: Any = None, **_: Any) -> None:
-        if sender is not None and sender.app is celery:
-            DECODED.release()
-
-    task_postrun.connect(on_postrun, weak=False, dispatch_uid=f"decoded-release-{id(celery)}")
+    iterator = iter(frames)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue

@@ -16,16 +16,17 @@ of it, and the lost worker, should it wake, writes nothing more.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 
-from live_progress import Job
+from live_progress import Job, through_outages
 from live_progress.plugins.audio.worker.checkpoint import Partial, Transcript
 from live_progress.plugins.audio.worker.pieces import Unit, merge
 from live_progress.plugins.audio.worker.segments import SegmentLog
@@ -206,6 +207,22 @@ class Snapshot:
         return self.claimed.keys() - self.done
 
 
+T = TypeVar("T")
+
+
+def _through_outages(method: Callable[..., T]) -> Callable[..., T]:
+    """A batch's read or write, tried again while Redis restarts (live_progress/outages.py): a
+    leader whose write fails ends its job in error. Each may run twice: the scripts check what
+    they change (a unit's claim, its text, the order published)."""
+
+    @functools.wraps(method)
+    def ridden(self: SharedBatch, *args: Any, **kwargs: Any) -> T:
+        what = f"{method.__name__.replace('_', ' ')} for batch {self.id}"
+        return through_outages(lambda: method(self, *args, **kwargs), what)
+
+    return ridden
+
+
 class SharedBatch:
     """``log``: where live segments go (None: nowhere)."""
 
@@ -253,15 +270,18 @@ class SharedBatch:
                 pipe.expire(key, self._ttl)
             pipe.execute()
 
+    @_through_outages
     def planned(self) -> bool:
         """Whether the units are listed already (by an earlier leader of the batch)."""
         return bool(self._redis.exists(self._units))
 
+    @_through_outages
     def units(self) -> list[Unit]:
         """The units listed, in order."""
         stored = self._redis.hgetall(self._units)
         return [Unit.from_json(stored[key]) for key in sorted(stored, key=int)]
 
+    @_through_outages
     def add_helpers(self, helpers: Sequence[str]) -> None:
         """List helper tasks (before they are sent, so a cancel finds them)."""
         if helpers:
@@ -286,6 +306,7 @@ class SharedBatch:
         args = [json.dumps(begun.to_dict()), self._ttl]
         self._held_write(self._release, index, claimer, [self._partials, self._todo], args)
 
+    @_through_outages
     def claim(self, claimer: str) -> tuple[int, Unit, Partial | None] | None:
         """The next unit for ``claimer`` to transcribe, with how far an earlier claimer got in it
         (one that stopped, or was lost), or None when there is none (any more)."""
@@ -320,6 +341,7 @@ class SharedBatch:
         root = self._log.root(unit.path, segment) if self._log is not None else ""
         self._in_order(index, unit, claimer, root, json.dumps(begun.to_dict()), "")
 
+    @_through_outages
     def finish(self, index: int, unit: Unit, transcript: Transcript, claimer: str = "") -> None:
         """Store unit ``index``'s transcript (``claimer`` '': the leader, on a unit nobody holds)."""
         self._in_order(index, unit, claimer, "", "", json.dumps(transcript.to_dict()))
@@ -338,6 +360,7 @@ class SharedBatch:
             # Live text is a bonus: the transcript still reaches the result.
             logger.warning("Could not publish segments of %s", unit.describe(), exc_info=True)
 
+    @_through_outages
     def finished(self) -> bool:
         with self._redis.pipeline() as pipe:
             pipe.hlen(self._texts)
@@ -345,6 +368,7 @@ class SharedBatch:
             done, total = pipe.execute()
         return bool(done == total)
 
+    @_through_outages
     def snapshot(self) -> Snapshot:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self._seconds)
@@ -357,6 +381,7 @@ class SharedBatch:
             claimed={int(k): _text(v) for k, v in claims.items()},
         )
 
+    @_through_outages
     def take_back_lost(self, attempts: int, leader: str = "") -> int:
         """Units whose claimer stopped beating (its worker died, or was taken over) go back to be
         claimed again, to resume after what was published of them; one that lost ``attempts``
@@ -390,6 +415,7 @@ class SharedBatch:
                 self.finish(index, unit, Transcript(unit.path, error=error), leader)
         return taken
 
+    @_through_outages
     def transcripts(self, paths: Sequence[Path], units: Sequence[Unit]) -> list[Transcript]:
         """Each file's transcript: its unit's, or its pieces' merged."""
         stored = {int(k): json.loads(v) for k, v in self._redis.hgetall(self._texts).items()}
@@ -400,6 +426,7 @@ class SharedBatch:
             pieces[0] if len(pieces) == 1 else merge(path, pieces) for path, pieces in zip(paths, by_file, strict=True)
         ]
 
+    @_through_outages
     def clean_up(self, units: int, leader: str = "") -> None:
         """Delete the batch's lists (``units``: how many it has), unless ``leader`` (its claimer)
         was taken over."""

@@ -35,7 +35,8 @@ from live_progress.plugins.audio.worker.transcription import (
 
 logger = logging.getLogger(__name__)
 
-# The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is.
+# The leader reads the batch's progress at least this often, however small PROGRESS_INTERVAL is,
+# and looks this often whether its helpers have finished.
 _MIN_POLL = 0.05
 
 
@@ -69,8 +70,10 @@ def lead_batch(
         paths = list(resume.paths) if resume is not None else _paths_of(units)
     else:
         paths = prepare_batch(folder, write_state)
-        units = plan_units(paths, [probe_duration(path) for path in paths], split=helpers > 0)
+        began = time.perf_counter()
+        units = plan_units(paths, [probe_duration(path) for path in paths], workers=helpers + 1)
         batch.plan(units)
+        logger.info("Planned batch %s: %d units in %.2f s", batch.id, len(units), time.perf_counter() - began)
     progress = SplitProgress([unit.duration for unit in units], files=len(paths))
     if resume is not None:
         progress.reached(resume.percent)
@@ -86,7 +89,8 @@ def lead_batch(
             if batch.finished():
                 break
             if not batch.take_back_lost(attempts, claimer):
-                time.sleep(poll)
+                # Waiting for the helpers' last units: the result goes out soon after the last.
+                time.sleep(_MIN_POLL)
     if not batch.finished():
         # The units done stay in the batch's lists; the next leader carries on from them.
         raise Handover(Checkpoint(tuple(paths), percent=progress.best))
@@ -119,6 +123,7 @@ def work_on(
     with ThrottledReporter(lambda meta: batch.report_seconds(claimer=claimer, **meta), interval) as reporter:
         while not stopping() and (claimed := batch.claim(claimer)) is not None:
             index, unit, begun = claimed
+            logger.info("Claimed %s of batch %s", unit.describe(), batch.id)
             if working_on is not None:
                 working_on(unit.describe())
             # Loaded only once there is work: a helper that comes too late never loads it.

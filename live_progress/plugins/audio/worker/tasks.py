@@ -5,24 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from celery import Celery, Task
+from celery.signals import worker_ready
 
-from live_progress import Job
+from live_progress import Job, available_cpus, worker_processes
 from live_progress.plugins.audio.settings import AudioSettings
 from live_progress.plugins.audio.shared import HELP_TASK, INSPECT_TASK, TRANSCRIBE_TASK
 from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover
-from live_progress.plugins.audio.worker.decoding import release_after_tasks
+from live_progress.plugins.audio.worker.device import Placement, install_placement
 from live_progress.plugins.audio.worker.inspection import inspect_folder
 from live_progress.plugins.audio.worker.metrics import install_audio_metrics
 from live_progress.plugins.audio.worker.model import load_model
 from live_progress.plugins.audio.worker.options import TranscribeOptions
+from live_progress.plugins.audio.worker.pieces import load_vad
 from live_progress.plugins.audio.worker.progress import Meta, ThrottledReporter
 from live_progress.plugins.audio.worker.segments import SegmentLog
 from live_progress.plugins.audio.worker.shared_batch import SharedBatch, claimer_of
 from live_progress.plugins.audio.worker.split import lead_batch, work_on
 from live_progress.plugins.audio.worker.transcription import SegmentSource, transcribe_folder, whisper_segments
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +60,39 @@ def hand_on(job: Job, checkpoint: Checkpoint) -> NoReturn:
 
 def register(celery: Celery) -> None:
     """The audio plugin's worker half (``Plugin.worker``): its tasks on ``celery``."""
-    register_tasks(celery, AudioSettings.load())
+    settings = AudioSettings.load()
+    register_tasks(celery, settings, install_placement(celery, settings))
     install_audio_metrics(celery)
-    release_after_tasks(celery)
+
+    def say_how_the_cores_are_used(sender: Any = None, **_: Any) -> None:
+        if sender is None or sender.app is celery:
+            processes, threads = worker_processes(), settings.cpu_threads
+            logger.info(
+                "Audio: %s on %d CPUs, %d CTranslate2 thread%s each; a batch shared by up to %d of them",
+                "1 pool process" if processes == 1 else f"{processes} pool processes",
+                available_cpus(),
+                threads,
+                "" if threads == 1 else "s",
+                settings.batch_workers,
+            )
+
+    # Once the worker logs (at import, before Celery sets its logging up, it would be lost).
+    worker_ready.connect(say_how_the_cores_are_used, weak=False, dispatch_uid=f"audio-cores-{id(celery)}")
 
 
-def register_tasks(celery: Celery, settings: AudioSettings) -> None:
+def register_tasks(celery: Celery, settings: AudioSettings, placement: Callable[[], Placement]) -> None:
     # shared=False: these are this app's tasks, not added to every app the process makes later.
+    def model() -> WhisperModel:
+        where = placement()
+        return load_model(settings.whisper_model, where.cpu_threads, where.device, where.compute_type)
+
     def segments(options: TranscribeOptions) -> Callable[[], SegmentSource]:
-        return lambda: whisper_segments(load_model(settings.whisper_model, settings.whisper_cpu_threads), options)
+        def load() -> SegmentSource:
+            if settings.batch_workers > 1:
+                load_vad()  # for the next long file this worker leads: its pieces are cut at pauses
+            return whisper_segments(model(), options)
+
+        return load
 
     def shared_batch(task: Task, batch_id: str) -> SharedBatch:
         job = Job(task, batch_id)
@@ -100,11 +129,11 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
     ) -> dict[str, Any]:
         task_id = job.id
         fallback = settings.transcripts_dir / task_id
-        if settings.split_batches > 1:
+        if (workers := settings.batch_workers) > 1:
             return lead_batch(
                 folder,
                 shared_batch(task, task_id),
-                helpers=settings.split_batches - 1,
+                helpers=workers - 1,
                 send_helper=lambda helper_id: help_transcribe.apply_async(
                     kwargs={"batch_id": task_id, **options.task_kwargs()}, task_id=helper_id, add_to_parent=False
                 ),
@@ -123,7 +152,7 @@ def register_tasks(celery: Celery, settings: AudioSettings) -> None:
         with progress_reporter(task, settings) as reporter:
             return transcribe_folder(
                 folder,
-                lambda: load_model(settings.whisper_model, settings.whisper_cpu_threads),
+                model,
                 reporter.report,
                 transcripts_fallback=fallback,
                 resume=resume,

@@ -24,7 +24,7 @@ from live_progress.plugins.audio.worker.checkpoint import (
     Transcript,
     Word,
 )
-from live_progress.plugins.audio.worker.decoding import DECODED
+from live_progress.plugins.audio.worker.decoding import decode_stretch
 from live_progress.plugins.audio.worker.formats import output_names, write_format
 from live_progress.plugins.audio.worker.options import DEFAULT_OPTIONS, TranscribeOptions
 from live_progress.plugins.audio.worker.progress import BatchProgress, Meta
@@ -53,8 +53,8 @@ Prompt = str | Sequence[int] | None
 
 class SegmentSource(Protocol):
     """A file's segments, from ``start`` seconds into it (``prompt``: the text, or the model's
-    tokens, before that) to ``end`` (None: its end). ``stretch``: the audio is that of the piece
-    from ``stretch`` to ``end``, decoded from ``start`` on (None: from ``start``)."""
+    tokens, before that) to ``end`` (None: its end). ``stretch``: a piece's start: the audio is
+    that of the piece alone, from ``stretch`` to ``end``, whatever ``start`` (None: the file's)."""
 
     def __call__(
         self,
@@ -205,12 +205,12 @@ def _decode(
     segments_of: SegmentSource, path: Path, window: _Window, start: float, end: float | None
 ) -> Iterable[Segment]:
     """The segments from the window's start: of the whole file, or of the piece ``start``-``end``
-    (whose stretch of audio is decoded from ``start``, as it was the first time)."""
+    (whose stretch of audio is decoded from ``start`` whatever the window's, as it was the
+    first time)."""
     at, prompt = window.start, window.prompt()
-    if end is not None:
-        if at > start:
-            return segments_of(path, at, prompt, end, stretch=start)
-        return segments_of(path, at, prompt, end)
+    if end is not None or start > 0:
+        # A piece (the last runs to the file's end): its own stretch, however far it got.
+        return segments_of(path, at, prompt, end, stretch=start)
     return segments_of(path, at, prompt) if at else segments_of(path)
 
 
@@ -303,7 +303,10 @@ class _Window:
         return None if self._tokens is None else tuple(self._tokens)
 
     def resume_point(self) -> Partial:
-        return Partial(self._index, self.start, tuple(self._before), tuple(self._current), self._tokens_tuple())
+        # Published of the window: what this worker decoded of it, and what an earlier one
+        # published that this one has not decoded again yet.
+        published = tuple(self._current + self._again)
+        return Partial(self._index, self.start, tuple(self._before), published, self._tokens_tuple())
 
     def kept(self) -> list[TimedSegment]:
         return self._before + [s for s in self._current + self._again if s.text]
@@ -324,7 +327,7 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     if options.batched:
         return _batched_segments(model, options)
     decoding = options.decoding()
-    audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
+    audio_of = functools.partial(decode_stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path,
@@ -341,18 +344,17 @@ def whisper_segments(model: WhisperModel, options: TranscribeOptions = DEFAULT_O
     def _decode_windows(
         path: Path, start: float, prompt: Prompt, end: float | None, stretch: float | None
     ) -> Iterator[Segment]:
-        if end is not None:
-            # A piece of a split file: its stretch of the file, decoded once for all the pieces
-            # this worker gets (faster-whisper's clip_timestamps would decode the whole file and
-            # compute its features for each piece: seconds per piece of a long file), its times
-            # put back on the file's clock. A piece resumed is the same stretch, clipped: the
-            # features of a window depend on the whole stretch (its loudest part).
-            first = start if stretch is None else stretch
-            clip: str | list[float] = [start - first] if start > first else "0"
+        if stretch is not None:
+            # A piece of a split file: its stretch of the file alone, decoded from the piece's
+            # start (faster-whisper's clip_timestamps would decode the whole file and compute
+            # its features), its times put back on the file's clock. A piece resumed is the
+            # same stretch, clipped: the features of a window depend on the whole stretch (its
+            # loudest part).
+            clip: str | list[float] = [start - stretch] if start > stretch else "0"
             segments, _info = model.transcribe(
-                audio_of(path, first, end), clip_timestamps=clip, initial_prompt=prompt, **decoding
+                audio_of(path, stretch, end), clip_timestamps=clip, initial_prompt=prompt, **decoding
             )
-            return (_shifted(segment, first) for segment in segments)
+            return _within((_shifted(segment, stretch) for segment in segments), end)
         # From ``start``: faster-whisper's clip_timestamps, with the text before it as the
         # prompt, as it would have been had the file been transcribed in one go. (faster-whisper
         # ignores vad_filter with clip_timestamps: a resumed file's rest is decoded whole.)
@@ -368,7 +370,7 @@ def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> Segmen
 
     pipeline = BatchedInferencePipeline(model)
     decoding = options.decoding()
-    audio_of = functools.partial(DECODED.stretch, rate=model.feature_extractor.sampling_rate)
+    audio_of = functools.partial(decode_stretch, rate=model.feature_extractor.sampling_rate)
 
     def segments_of(
         path: Path,
@@ -383,9 +385,22 @@ def _batched_segments(model: WhisperModel, options: TranscribeOptions) -> Segmen
         # The pipeline's clip_timestamps are its windows, not a start: decode the rest of the
         # file (up to ``end``) and put its times back on the file's clock.
         segments, _info = pipeline.transcribe(audio_of(path, start, end), initial_prompt=prompt, **decoding)
-        return (_shifted(segment, start) for segment in segments)
+        return _within((_shifted(segment, start) for segment in segments), end)
 
     return segments_of
+
+
+def _within(segments: Iterable[Any], end: float | None) -> Iterator[Any]:
+    """A piece's segments, none past its ``end``: at the end of its audio the model may give a
+    last timestamp beyond it (or go on with segments there), which would overlap the next
+    piece's first segments."""
+    for segment in segments:
+        if end is None or segment.end <= end:
+            yield segment
+        elif segment.start < end:
+            words = None if segment.words is None else [w for w in segment.words if w.start < end]
+            clipped = None if words is None else [replace(w, end=min(w.end, end)) for w in words]
+            yield replace(segment, end=end, words=clipped)
 
 
 def _shifted(segment: Any, seconds: float) -> Any:

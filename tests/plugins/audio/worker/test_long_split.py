@@ -19,7 +19,7 @@ from celery import Celery, Task
 from redis import Redis
 
 from bench.long_recording import build
-from live_progress import Job
+from live_progress import Job, available_cpus
 from live_progress.contract import heartbeat_key, run_key, segments_key
 from live_progress.launch.processes import Process, start_web, start_worker
 from live_progress.launch.redis_server import RedisServer
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def long_env(redis_server: RedisServer, service_env: dict[str, str]) -> dict[str, str]:
     # A database of its own on the session's Redis, so no other test's worker takes these tasks.
-    return {**service_env, "REDIS_URL": redis_server.database_url(20), "SPLIT_BATCHES": "2", "WHISPER_CPU_THREADS": "1"}
+    return {**service_env, "REDIS_URL": redis_server.database_url(22), "SPLIT_BATCHES": "2", "WHISPER_CPU_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -397,3 +397,32 @@ async def test_pieces_begun_when_the_workers_stop_go_on_where_they_stopped(
     assert sorted(numbers) == list(range(1, max(numbers) + 1)), numbers
     # A piece given back part-done goes on from there: not from its start.
     assert re.search(r"Resuming ", "".join(worker.log() for worker in new))
+
+
+async def test_the_services_defaults_split_one_long_recording_over_every_pool_process(
+    client: httpx.AsyncClient, long_env: dict[str, str], long_folder: Path
+) -> None:
+    # The worker as `scripts/run` starts it: none of the three settings set.
+    unset = ("SPLIT_BATCHES", "WHISPER_CPU_THREADS", "WORKER_CONCURRENCY")
+    env = {name: value for name, value in long_env.items() if name not in unset}
+    worker = start_worker(env, ARTIFACTS, name="worker-long-defaults", concurrency=None)
+    try:
+        task = await submit_long(client, long_folder)
+        events = await read_events(client, task["events_url"])
+    finally:
+        worker.stop()
+
+    assert events[-1].event == "result", events[-1]
+    (text,) = events[-1].data["root"]["texts"]
+    assert text["subtitle"] is None, text
+    assert_segments_in_order_once(events, text["value"])
+    claimed_by = set(
+        re.findall(rf"/(ForkPoolWorker-\d+)\] Claimed long.wav .+ of batch {task['task_id']}", worker.log())
+    )
+    cpus = available_cpus()
+    sizing = f"{cpus} pool processes on {cpus} CPUs, 1 CTranslate2 thread each" if cpus > 1 else "1 pool process"
+    assert sizing in worker.log(), worker.log()[-3000:]
+    if cpus > 1:
+        assert len(claimed_by) == cpus, (claimed_by, worker.log()[-3000:])
+    else:  # one CPU: one pool process, nothing to split over
+        assert not claimed_by and not pieces_done(worker, task["task_id"])

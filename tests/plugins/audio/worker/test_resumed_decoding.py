@@ -52,15 +52,16 @@ def test_a_file_resumed_after_any_segment_mid_window_comes_out_as_the_undisturbe
     [whole] = transcribe_files([path], segments_of, lambda meta: None, journal=undisturbed)
     assert len(whole.text.split()) > 100
 
-    # After the first segment of each window but the first: that window decoded again after
-    # the model's tokens of all the windows before it.
-    windows: dict[float, int] = {}
+    # After the first and the second segment of each window but the first: that window decoded
+    # again after the model's tokens of all the windows before it. (Where the model ends its
+    # windows differs from one CPU to another: a file has two windows on some, three on others.)
+    kills = []
     for killed_after, fields in enumerate(undisturbed.after[:-1]):
         partial = Checkpoint.from_fields(fields).partial  # type: ignore[union-attr]
-        if partial is not None and partial.seconds > 0 and len(partial.published) == 1:
-            windows.setdefault(partial.seconds, killed_after)
-    assert len(windows) >= 2, windows
-    for killed_after in windows.values():
+        if partial is not None and partial.seconds > 0 and len(partial.published) in (1, 2):
+            kills.append(killed_after)
+    assert len(kills) >= 2, kills
+    for killed_after in kills:
         fields = undisturbed.after[killed_after]
         resume = Checkpoint.from_fields(fields)
         journal = _Journal(fields)

@@ -209,8 +209,9 @@ async def test_a_part_whose_worker_dies_is_taken_back_and_the_batch_completes(
     await poll_until(web_b, task["result_url"], both_running)
     leader = next(w for w in workers if f"audio.transcribe[{task['task_id']}] received" in w.log())
     helper = next(w for w in workers if w is not leader)
-    watching = asyncio.create_task(read_events(web_b, task["events_url"]))
-    await asyncio.sleep(0.2)  # let the stream get its snapshot
+    snapshot = asyncio.Event()
+    watching = asyncio.create_task(read_events(web_b, task["events_url"], first=snapshot))
+    await asyncio.wait_for(snapshot.wait(), 30)  # the stream has its snapshot
     helper.kill_group(signal.SIGKILL)
 
     events = await asyncio.wait_for(watching, 60)

@@ -17,6 +17,7 @@ from live_progress.plugins.audio.worker.checkpoint import Checkpoint, Handover, 
 from live_progress.plugins.audio.worker.progress import Meta
 from live_progress.plugins.audio.worker.transcription import (
     TRANSCRIPTS_FOLDER,
+    _within,
     find_audio_files,
     probe_duration,
     transcribe_files,
@@ -491,6 +492,52 @@ def test_a_file_resumed_mid_window_decodes_that_window_again_and_publishes_none_
         assert [start for start, _prompt in source.calls] == [resume.partial.seconds]
 
 
+def test_a_file_stopped_again_while_its_window_is_decoded_again_publishes_none_of_it_twice(tmp_path: Path) -> None:
+    """Killed mid-window, then the worker that decodes the window again stops before it has
+    come to what was published (a second fault: chaos found it): the third publishes only what
+    neither did."""
+    paths = [_wav(tmp_path / "a.wav", 9.0)]
+    windows = [
+        [(0.0, 1.0, "One."), (1.0, 2.5, "Two."), (2.5, 3.0, "Three.")],
+        [(3.0, 4.0, "Four."), (4.0, 6.0, "Five."), (6.0, 7.0, "Six.")],
+        [(7.0, 9.0, "Seven.")],
+    ]
+    undisturbed = _Journal({"paths": [str(p) for p in paths], "percent": 0})
+    whole = transcribe_files(paths, _WindowedSource(windows), lambda meta: None, journal=undisturbed)
+
+    stopped_again = 0
+    for killed_after, fields in enumerate(undisturbed.after):
+        for stop_after in (1, 2):
+            decoded = 0
+
+            def stopping(stop_after: int = stop_after) -> bool:
+                nonlocal decoded
+                decoded += 1
+                return decoded >= stop_after
+
+            second = _Journal(fields)
+            try:
+                transcribe_files(paths, _WindowedSource(windows), lambda m: None, _resume(fields), stopping, second)
+                continue
+            except Handover as handover:
+                second.save(handover.checkpoint.to_fields())  # as Job.hand_over keeps it
+            stopped_again += 1
+            third = _Journal(second.fields)
+            resumed = transcribe_files(
+                paths, _WindowedSource(windows), lambda m: None, _resume(second.fields), journal=third
+            )
+            assert resumed == whole, (killed_after, stop_after)
+            published = undisturbed.published[: killed_after + 1] + second.published + third.published
+            assert published == undisturbed.published, (killed_after, stop_after)
+    assert stopped_again >= 8
+
+
+def _resume(fields: Mapping[str, Any]) -> Checkpoint:
+    resume = Checkpoint.from_fields(json.loads(json.dumps(dict(fields))))
+    assert resume is not None
+    return resume
+
+
 def test_a_file_resumed_mid_window_is_prompted_with_the_tokens_that_window_was_decoded_after(tmp_path: Path) -> None:
     """The model is prompted with its own tokens of the windows before (the last 223, none after
     a window decoded hot), so the window resumed decodes as it did; the text would tokenise anew."""
@@ -534,3 +581,27 @@ def test_a_window_decoded_otherwise_on_resume_keeps_what_was_published_and_goes_
     assert transcript.text == "One two three. Four. Five."
     assert journal.published == [("a.wav", 6.0, "Five.")]
     assert source.calls == [(3.0, (1, 2, 3)), (4.0, "One two three. Four.")]
+
+
+def _model_segment(start: float, end: float, text: str, words: list[tuple[float, float]] | None = None) -> Any:
+    from faster_whisper.transcribe import Segment as ModelSegment
+    from faster_whisper.transcribe import Word as ModelWord
+
+    timed = None if words is None else [ModelWord(a, b, " w", 0.9) for a, b in words]
+    return ModelSegment(0, 0, start, end, text, [], -0.1, 1.0, 0.01, timed, 0.0)
+
+
+def test_a_pieces_segments_stop_at_its_end() -> None:
+    """At the end of a piece's audio the model may stamp its last segment past it, or go on
+    there: what lies past the end would overlap the next piece's first segments."""
+    segments = [
+        _model_segment(50.0, 57.9, "Inside."),
+        _model_segment(57.9, 67.9, "Stamped past the end.", words=[(57.9, 60.0), (60.0, 63.5), (63.5, 67.9)]),
+        _model_segment(67.9, 69.0, "Beyond."),
+    ]
+
+    kept = list(_within(iter(segments), 62.0))
+
+    assert [(s.start, s.end, s.text) for s in kept] == [(50.0, 57.9, "Inside."), (57.9, 62.0, "Stamped past the end.")]
+    assert [(w.start, w.end) for w in kept[1].words] == [(57.9, 60.0), (60.0, 62.0)]
+    assert list(_within(iter(segments), None)) == segments  # a whole file's: as the model gave them
