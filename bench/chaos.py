@@ -40,7 +40,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import ROOT
+from bench import ROOT, plots
 from bench.chaos_checks import Fault
 from bench.chaos_cluster import Cluster, Worker
 from bench.chaos_jobs import (
@@ -404,11 +404,8 @@ def verdict_and_report(record: Record, plot: Path, out: Callable[[str], None], r
     violations = verdict.check()
     for line in report(record, verdict, violations):
         out(line)
-    try:
-        draw(record, verdict, plot)
-        out(f"\nDrawn: {plot}")
-    except ImportError as exc:
-        out(f"\nNot drawn ({exc}): pip install matplotlib")
+    out("")
+    plots.draw_and_say(lambda: draw(record, verdict, plot), plot, out)
     out(f"Logs: {root / 'logs'}; the run's record: {root / 'run.pickle'} (--report reads it again)")
     return 1 if violations else 0
 

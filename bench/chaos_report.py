@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench import plots
 from bench.chaos_checks import LOST_TEXT, STOPPED_TEXT, Fault, Verdict, Violation
 from bench.chaos_cluster import Worker
 from bench.chaos_jobs import Job
@@ -187,15 +188,11 @@ def _durations(job: Job) -> dict[int, float]:
 
 
 def draw(run: Record, verdict: Verdict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     start = run.start
     samples = [s for s in run.samples if s.at >= start - 1]
     t = [s.at - start for s in samples]
-    figure, (jobs_axis, streams_axis) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True)
+    figure = plots.figure(12, 6.5)
+    jobs_axis, streams_axis = figure.subplots(2, 1, sharex=True)
     jobs_axis.step(t, [s.running for s in samples], where="post", label="running", color="black")
     jobs_axis.step(t, [s.queued for s in samples], where="post", label="queued", color="grey", linestyle="--")
     jobs_axis.step(t, [s.workers for s in samples], where="post", label="healthy workers", color="tab:olive")
@@ -222,7 +219,4 @@ def draw(run: Record, verdict: Verdict, path: Path) -> None:
     more, more_labels = finished.get_legend_handles_labels()
     figure.legend(handles + more, labels + more_labels, loc="lower center", fontsize=8, ncol=6, frameon=False)
     jobs_axis.set_title(f"bench.chaos, seed {run.seed}: jobs and streams under faults")
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    plots.save(figure, path, bottom=0.06)

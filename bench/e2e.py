@@ -87,17 +87,22 @@ class BenchService:
     logs: Path
     base_url: str
 
-    def start_workers(self, count: int = 1, split_batches: int = 1, cpu_threads: int = 0) -> list[Process]:
-        """``count`` worker processes (concurrency 1 each); ``cpu_threads`` 0 is CTranslate2's default."""
-        env = {**self.env, "SPLIT_BATCHES": str(split_batches), "WHISPER_CPU_THREADS": str(cpu_threads)}
-        return [start_worker(env, self.logs, name=f"worker-{n}") for n in range(count)]
+    def start_workers(
+        self, count: int = 1, split_batches: int | None = 1, cpu_threads: int | None = 1, concurrency: int | None = 1
+    ) -> list[Process]:
+        """``count`` worker processes of ``concurrency`` pool processes each; None leaves a
+        setting at the service's default (the cores shared out: live_progress/cores.py)."""
+        settings = {"SPLIT_BATCHES": split_batches, "WHISPER_CPU_THREADS": cpu_threads}
+        env = {key: value for key, value in self.env.items() if key not in (*settings, "WORKER_CONCURRENCY")}
+        env.update({key: str(value) for key, value in settings.items() if value is not None})
+        return [start_worker(env, self.logs, f"worker-{n}", concurrency) for n in range(count)]
 
     def with_workers(
         self, setup: WorkerSetup, warm_up: Callable[[], object], run: Callable[[], T], done: Callable[[Process], int]
     ) -> tuple[T, list[int]]:
         """Starts the set-up's workers, warms them up, then ``run``s; returns what it returned and
         the work each worker did in it (by ``done``, a count read off a worker), workers stopped."""
-        workers = self.start_workers(setup.workers, setup.split_batches, setup.cpu_threads)
+        workers = self.start_workers(setup.workers, setup.split_batches, setup.cpu_threads, setup.concurrency)
         try:
             warm_up()
             before = [done(worker) for worker in workers]
@@ -110,12 +115,14 @@ class BenchService:
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """Workers for a run: how many processes, SPLIT_BATCHES and WHISPER_CPU_THREADS (0: CTranslate2's default)."""
+    """Workers for a run: how many worker processes, SPLIT_BATCHES, WHISPER_CPU_THREADS and
+    WORKER_CONCURRENCY (pool processes of each); None: the service's default for it."""
 
     label: str
     workers: int
-    split_batches: int
-    cpu_threads: int
+    split_batches: int | None
+    cpu_threads: int | None
+    concurrency: int | None = 1
 
 
 @contextlib.contextmanager

@@ -52,31 +52,58 @@ def rss_bytes(pid: int) -> int:
     return sum(_rss(member) for member in process_tree(pid))
 
 
+def peak_rss_bytes(pid: int) -> int:
+    """The highest resident set any of ``pid`` and the processes it started reached (VmHWM)."""
+    peaks = []
+    for member in process_tree(pid):
+        try:
+            peaks.append(_status_bytes(member, "VmHWM"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return max(peaks, default=0)
+
+
 def _rss(pid: int) -> int:
+    return _status_bytes(pid, "VmRSS")
+
+
+def _status_bytes(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+    raise RuntimeError(f"/proc/{pid}/status has no {field}")
 
 
 def connections_by_process(pid: int, port: int) -> dict[int, int]:
     """The established TCP connections to local ``port`` that each process of ``pid``'s tree
     holds (from /proc/net/tcp and each process's fds); processes holding none are left out."""
-    inodes = set()
+    inodes = set(established_to(port).values())
+    held = {}
+    for member in process_tree(pid):
+        count = len(socket_inodes(member) & inodes)
+        if count:
+            held[member] = count
+    return held
+
+
+def established_to(port: int) -> dict[int, str]:
+    """The socket inode of the server's end of each established connection to local ``port``,
+    by the client's port (from /proc/net/tcp and /proc/net/tcp6)."""
+    inodes = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as lines:
             next(lines)
             for line in lines:
                 fields = line.split()
                 if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(fields[9])
-    held = {}
-    for member in process_tree(pid):
-        count = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in _fd_links(member))
-        if count:
-            held[member] = count
-    return held
+                    inodes[int(fields[2].rsplit(":", 1)[1], 16)] = fields[9]
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets ``pid`` has open."""
+    return {link[8:-1] for link in _fd_links(pid) if link.startswith("socket:[")}
 
 
 def _fd_links(pid: int) -> list[str]:

@@ -22,11 +22,12 @@ from live_progress.launch.processes import Process
 from live_progress.plugins.audio.worker.transcription import find_audio_files
 
 SETUPS = [
-    WorkerSetup("1 worker, whole batch, default threads (4)", 1, 1, 0),
+    WorkerSetup("1 worker, whole batch, 4 threads (CTranslate2's default)", 1, 1, 4),
     WorkerSetup("1 worker, whole batch, 1 thread", 1, 1, 1),
     WorkerSetup("1 worker, whole batch, 2 threads", 1, 1, 2),
     WorkerSetup("2 workers, split batch, 1 thread each", 2, 2, 1),
-    WorkerSetup("2 workers, split batch, default threads (4 each)", 2, 2, 0),
+    WorkerSetup("2 workers, split batch, 4 threads each (CTranslate2's default)", 2, 2, 4),
+    WorkerSetup("the service's defaults: 1 worker, all settings unset", 1, None, None, None),
 ]
 
 
@@ -66,7 +67,7 @@ def main() -> None:
     for setup in SETUPS:
         wall = statistics.median(walls[setup.label])
         split = ""
-        if setup.split_batches > 1:
+        if setup.split_batches != 1:
             split = "; files per worker: " + ", ".join("/".join(map(str, share)) for share in shares[setup.label])
         print(f"  {setup.label:<50} {wall:7.2f} s  x{base / wall:.2f}{split}")
 

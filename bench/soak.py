@@ -1,7 +1,7 @@
 """Soak (issue 13): an hour of streams that come and go, on one web process, watched for drift.
 
     scripts/bench soak [--minutes 60] [--every 5] [--streams 2000] [--tasks 50] [--rate 100]
-                       [--churn 0.01] [--gc-thresholds 700,10,10] [--quick]
+                       [--churn 0.01] [--gc-thresholds 700,10,10] [--quick] [--plot docs/soak.png]
 
 Starts its own redis-server and one web process as the Procfile's web line does (uvicorn, no
 worker: a writer process stores PROGRESS states with Celery's own backend API, as
@@ -11,7 +11,8 @@ one with the Last-Event-ID it last read (as EventSource reconnects), the others 
 Every ``--every`` minutes a row: the web's RSS, its CPU per delivered event (the churn's
 connects included), the events delivered, first-event and delivery latency, its open streams
 and Python GC collections (its /metrics), the load average and the load client's CPU. At the
-end: whether RSS and CPU per event at the last row are within 10 % of the first row's.
+end: whether RSS and CPU per event at the last row are within 10 % of the first row's; the
+rows drawn into ``--plot`` (RSS and CPU per event against minutes).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import ROOT, plots
 from bench.loadgen import Watcher, WatchStats, close_all, open_watchers, sse_request
 from bench.measure import cpu_seconds, own_cpu_seconds, percentile, raise_fd_limit, rss_bytes
 from bench.report import code_version, machine
@@ -45,7 +48,13 @@ from bench.servers import PROCFILE_FACTORY, WebSpec, start_uvicorn
 from bench.writer import issue_tasks, start_writer
 from live_progress.launch.redis_server import RedisServer
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 TOLERANCE = 0.10  # the last row's RSS and CPU per event against the first row's
+# Issue 24's bound for a web that does not grow, drawn on the plot: the last row's RSS within
+# 5 % of minute 10's (by minute 10 the streams have all been reopened once, the heap settled).
+SETTLED_MINUTE, SETTLED_WITHIN = 10, 0.05
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,9 +71,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=13, help="which streams the churn picks")
     parser.add_argument("--quick", action="store_true", help="2 minutes, a row every 30 s, at small sizes (CI)")
+    parser.add_argument(
+        "--plot", type=Path, help="the PNG the rows are drawn into (default docs/soak.png; --quick: none)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.minutes, args.every, args.streams, args.tasks, args.rate = 2.0, 0.5, 200, 10, 20.0
+    elif args.plot is None:
+        args.plot = ROOT / "docs" / "soak.png"
     return args
 
 
@@ -181,6 +195,44 @@ def verdict(rows: list[Row]) -> list[str]:
             f" {last.minute:g} ({change:+.1%}): {'within' if within else '**not** within'} {TOLERANCE:.0%}"
         )
     return lines
+
+
+def series(rows: list[Row]) -> tuple[list[float], list[float], list[float]]:
+    """What the plot draws: the rows' minutes, web RSS in MB, web CPU per event in µs."""
+    return [r.minute for r in rows], [r.rss / 2**20 for r in rows], [r.cpu_per_event_us for r in rows]
+
+
+def draw(rows: list[Row], args: argparse.Namespace, path: Path, note: str) -> Figure:
+    """Web RSS over web CPU per event, against minutes, into the PNG ``path``."""
+    minutes, rss, cpu = series(rows)
+    figure = plots.figure(9, 6)
+    rss_axis, cpu_axis = figure.subplots(2, 1, sharex=True)
+    settled = next((mb for minute, mb in zip(minutes, rss, strict=True) if minute == SETTLED_MINUTE), None)
+    if settled is not None:
+        rss_axis.axhspan(
+            settled * (1 - SETTLED_WITHIN), settled * (1 + SETTLED_WITHIN), color="tab:green", alpha=0.12,
+            label=f"within {SETTLED_WITHIN:.0%} of minute {SETTLED_MINUTE}'s",
+        )  # fmt: skip
+    rss_axis.plot(minutes, rss, "o-", color="black", label="web RSS")
+    # Not from zero, but never so close that a megabyte's noise looks like a trend.
+    low, high = min(rss), max(rss)
+    rss_axis.set_ylim(min(low, 0.9 * high) * 0.95, max(high, 1.1 * low) * 1.05)
+    rss_axis.set_ylabel("web RSS (MB)")
+    rss_axis.legend(loc="lower right", fontsize=8)
+    cpu_axis.plot(minutes, cpu, "o-", color="tab:blue", label="web CPU per delivered event")
+    cpu_axis.set_ylim(0, 1.25 * max((c for c in cpu if not math.isnan(c)), default=1))
+    cpu_axis.set_ylabel("web CPU / event (µs)")
+    cpu_axis.set_xlabel("minutes into the soak (each point: the interval it closes)")
+    cpu_axis.set_xlim(0, max(minutes, default=1) * 1.02)
+    for axis in (rss_axis, cpu_axis):
+        axis.grid(alpha=0.3)
+    rss_axis.set_title(
+        f"bench.soak: one web process, {args.streams:,} streams on {args.tasks} tasks, {args.rate:g} writes/s,"
+        f" {args.churn:.0%} of the streams reopened a second",
+        fontsize=10,
+    )
+    plots.save(figure, path, note)
+    return figure
 
 
 def _summaries(latencies_ns: array, first_events_ns: array) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -351,6 +403,7 @@ def main() -> None:
     args = parse_args()
     raise_fd_limit()
     command = " ".join(["scripts/bench soak", *sys.argv[1:]])
+    note = plots.footnote(command)  # the commit and time the run starts at
     print(
         f"`{command}` at commit {code_version()}, {time.strftime('%Y-%m-%d %H:%M %Z')}, on {machine()}; Python"
         f" {platform.python_version()}. One web process as the Procfile starts it"
@@ -363,6 +416,9 @@ def main() -> None:
     print()
     for line in verdict(rows):
         print(line)
+    if args.plot is not None and rows:
+        plot = args.plot
+        plots.draw_and_say(lambda: draw(rows, args, plot, note), plot)
 
 
 if __name__ == "__main__":

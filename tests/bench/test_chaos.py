@@ -39,3 +39,5 @@ def test_chaos_quick_ends_every_job_in_its_result(tmp_path: Path) -> None:
     assert injected["SIGKILL web process"][0] >= 1, injected
     violations = out[out.find("Violations (") : out.find("Faults:")]
     assert run.returncode == 0, violations or run.stderr[-3000:]
+    plot = tmp_path / "chaos.png"  # drawn: matplotlib is in the test extra
+    assert plot.is_file() and plot.stat().st_size > 0, out[-2000:]
