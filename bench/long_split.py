@@ -119,7 +119,9 @@ def timeline(workers: list[Process], since: float, until: float) -> tuple[list[S
         open_spans: dict[str, Span] = {}
         for stamp, millis, process, message in _LINE.findall(worker.log()):
             at = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
-            if not since - 1 <= at <= until + 1:
+            # From the POST on (the warm-up's claims, just before, are not this run's); the
+            # stamps are to the millisecond, and a piece's last line may trail the result.
+            if not since <= at <= until + 1:
                 continue
             name = f"{worker.name}/{process}"
             if claimed := _CLAIMED.search(message):
@@ -249,7 +251,8 @@ def plot(path: Path, setups: list[Setup], runs: dict[str, list[Run]], audio_seco
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = next((runs[key][0] for key in ("default", "split") if key in runs and runs[key][0].spans), None)
+    shown_key = next((key for key in ("default", "split") if key in runs and runs[key][0].spans), None)
+    shown = runs[shown_key][0] if shown_key else None
     figure, axes = plt.subplots(1, 2 if shown else 1, figsize=(13 if shown else 7, 4.5), squeeze=False)
     walls = [statistics.median(r.wall_s for r in runs[setup.key]) for setup in setups]
     bars = axes[0][0]
@@ -278,8 +281,8 @@ def plot(path: Path, setups: list[Setup], runs: dict[str, list[Run]], audio_seco
             gantt.axvspan(0, shown.planned_s, color="tab:red", alpha=0.3, label="planning")
         gantt.set_yticks(range(len(lanes)), lanes)
         gantt.set_xlabel("seconds after the POST")
-        gantt.set_title("each worker process: pieces transcribed (green)")
-        gantt.legend(loc="lower right")
+        gantt.set_title(f"{shown_key} set-up, first run: each piece (green) per worker process")
+        gantt.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     figure.suptitle(f"scripts/bench long_split, commit {commit}, {time.strftime('%Y-%m-%d')}", fontsize=9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
