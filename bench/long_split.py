@@ -281,7 +281,7 @@ def plot(path: Path, setups: list[Setup], runs: dict[str, list[Run]], audio_seco
             gantt.axvspan(0, shown.planned_s, color="tab:red", alpha=0.3, label="planning")
         gantt.set_yticks(range(len(lanes)), lanes)
         gantt.set_xlabel("seconds after the POST")
-        gantt.set_title(f"{shown_key} set-up, first run: each piece (green) per worker process")
+        gantt.set_title(f"{shown_key} set-up, first run: its pieces (green)")
         gantt.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     figure.suptitle(f"scripts/bench long_split, commit {commit}, {time.strftime('%Y-%m-%d')}", fontsize=9)
     figure.tight_layout()
